@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// redub: audio-driven talking-head re-dubbing on a frame-parallel render farm.
+// Module map and dependency rules: see README.md ("Layout"); a module depends only downward.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+  name: "redub",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "redub", targets: ["redub"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // C libraries, found through pkg-config (scripts/setup.sh installs them).
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                   providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
+                   providers: [.apt(["libzmq3-dev"])]),
+    .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
+                   providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev",
+                                     "libswscale-dev", "libswresample-dev"])]),
+    // FFmpeg's function-like macros (AVERROR, AV_NOPTS_VALUE, av_err2str) as real symbols.
+    .target(name: "CFFmpegShim", dependencies: ["CFFmpeg"]),
+
+    .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimize),
+    .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"], swiftSettings: optimize),
+    .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+    .executableTarget(name: "redub", dependencies: [
+      "Tensors", "Media", "ZeroMQ",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ], swiftSettings: optimize),
+
+    // Helpers shared by the test targets (gradient checks, reference comparisons).
+    .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "MediaTests", dependencies: ["Media"]),
+    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+    .testTarget(name: "RedubCLITests", dependencies: []),
+  ],
+  swiftLanguageModes: [.v6]
+)

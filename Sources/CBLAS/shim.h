@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS interface; pkg-config puts openblas-pthread/ on the include path.
+#include <cblas.h>

@@ -1,0 +1,34 @@
+import CBLAS
+
+/// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, where op(A) is M×K and
+/// op(B) is K×N. Leading dimensions are in elements.
+@inline(__always)
+func sgemm(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m == 0 || n == 0 { return }
+  if k == 0 {
+    if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    return
+  }
+  cblas_sgemm(
+    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Public GEMM on raw buffers, for benchmarks and for code that manages its own layout.
+public enum BLAS {
+  public static func gemm(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
+
+  /// OpenBLAS's configuration string (version, kernel, threading).
+  public static var configuration: String { String(cString: openblas_get_config()) }
+}

@@ -16,10 +16,11 @@ extension Tensor {
   public static func * (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastMap(a, b, *)
     let a0 = a.detached(), b0 = b.detached()
+    let needA = a.node != nil, needB = b.node != nil
     return record(out, inputs: [a, b]) { g in
       [
-        a.node == nil ? nil : (g * b0).sumToShape(a0.shape),
-        b.node == nil ? nil : (g * a0).sumToShape(b0.shape),
+        needA ? (g * b0).sumToShape(a0.shape) : nil,
+        needB ? (g * a0).sumToShape(b0.shape) : nil,
       ]
     }
   }
@@ -27,10 +28,11 @@ extension Tensor {
   public static func / (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastMap(a, b, /)
     let a0 = a.detached(), b0 = b.detached()
+    let needA = a.node != nil, needB = b.node != nil
     return record(out, inputs: [a, b]) { g in
       [
-        a.node == nil ? nil : (g / b0).sumToShape(a0.shape),
-        b.node == nil ? nil : (broadcastMap(g, out, *) / b0).negated().sumToShape(b0.shape),
+        needA ? (g / b0).sumToShape(a0.shape) : nil,
+        needB ? (broadcastMap(g, out, *) / b0).negated().sumToShape(b0.shape) : nil,
       ]
     }
   }

@@ -6,7 +6,8 @@ final class GradNode: @unchecked Sendable {
   typealias Backward = (Tensor) -> [Tensor?]
 
   let shape: Shape
-  let inputs: [GradNode?]
+  // `var` only so that deinit can take the inputs apart without recursion.
+  private(set) var inputs: [GradNode?]
   let backward: Backward?
   /// For leaves made from a `Parameter`: where `backward()` accumulates the gradient.
   let parameter: Parameter?
@@ -23,6 +24,19 @@ final class GradNode: @unchecked Sendable {
     self.inputs = inputs
     self.backward = backward
     self.parameter = nil
+  }
+
+  // Releasing the head of a long chain (a 300-step optimization, a long LSTM) would otherwise
+  // free node after node recursively and overflow the stack: free them in a loop instead.
+  deinit {
+    var pending = inputs.compactMap { $0 }
+    inputs = []
+    while var node = pending.popLast() {
+      if isKnownUniquelyReferenced(&node) {
+        pending.append(contentsOf: node.inputs.compactMap { $0 })
+        node.inputs = []
+      }
+    }
   }
 }
 

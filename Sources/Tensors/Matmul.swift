@@ -22,16 +22,17 @@ extension Tensor {
             c: out.base + i * m * n, ldc: n)
     }
     let a0 = a.detached(), b0 = b.detached()
+    let needA = a.node != nil, needB = b.node != nil
     return record(out, inputs: [a, b]) { g in
       // dA = g·opBᵀ (or its transpose), dB = opAᵀ·g (or its transpose); a shared 2-D operand
       // sums its per-batch gradients.
       var ga: Tensor? = nil, gb: Tensor? = nil
-      if a.node != nil {
+      if needA {
         let d = transposeA ? matmul(b0, g, transposeA: transposeB, transposeB: true)
                            : matmul(g, b0, transposeA: false, transposeB: !transposeB)
         ga = (batchA == 1 && d.rank == 3) ? d.sum(axis: 0).reshaped(a0.shape) : d.reshaped(a0.shape)
       }
-      if b.node != nil {
+      if needB {
         let d = transposeB ? matmul(g, a0, transposeA: true, transposeB: transposeA)
                            : matmul(a0, g, transposeA: !transposeA, transposeB: false)
         gb = (batchB == 1 && d.rank == 3) ? d.sum(axis: 0).reshaped(b0.shape) : d.reshaped(b0.shape)

@@ -2,22 +2,25 @@
 // contiguous tensor (tensors are always contiguous).
 
 extension Tensor {
-  /// The same elements in another shape; one dim may be -1 (inferred).
-  public func reshaped(_ newShape: Shape) -> Tensor {
-    var dims = newShape.dims
+  /// The same elements in another shape.
+  public func reshaped(_ newShape: Shape) -> Tensor { reshaped(newShape.dims) }
+
+  /// The same elements in another shape; one dim may be -1 (inferred from the count).
+  public func reshaped(_ newDims: [Int]) -> Tensor {
+    var dims = newDims
     if let i = dims.firstIndex(of: -1) {
       let known = dims.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-      precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+      precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newDims)")
       dims[i] = count / known
     }
     let target = Shape(dims)
-    precondition(target.count == count, "cannot reshape \(shape) (\(count) elements) to \(target)")
+    precondition(target.count == count, "cannot reshape \(shape) (\(count) elements) to \(newDims)")
     if target == shape { return self }
     let inputShape = shape
     return Tensor.record(sharingStorage(shape: target), input: self) { g in g.reshaped(inputShape) }
   }
 
-  public func reshaped(_ dims: Int...) -> Tensor { reshaped(Shape(dims)) }
+  public func reshaped(_ dims: Int...) -> Tensor { reshaped(dims) }
 
   /// Collapses dims `from...` into one: `[N, C, H, W].flattened(from: 1)` is `[N, C*H*W]`.
   public func flattened(from axis: Int = 0) -> Tensor {

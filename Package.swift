@@ -3,8 +3,6 @@
 // Module map and dependency rules: see README.md ("Layout"); a module depends only downward.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-
 let package = Package(
   name: "redub",
   platforms: [.macOS(.v15)],
@@ -26,18 +24,20 @@ let package = Package(
     // FFmpeg's function-like macros (AVERROR, AV_NOPTS_VALUE, av_err2str) as real symbols.
     .target(name: "CFFmpegShim", dependencies: ["CFFmpeg"]),
 
-    .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimize),
-    .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"], swiftSettings: optimize),
+    .target(name: "Tensors", dependencies: ["CBLAS"]),
+    .target(name: "Networks", dependencies: ["Tensors"]),
+    .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .executableTarget(name: "redub", dependencies: [
-      "Tensors", "Media", "ZeroMQ",
+      "Tensors", "Networks", "Media", "ZeroMQ",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], swiftSettings: optimize),
+    ]),
 
     // Helpers shared by the test targets (gradient checks, reference comparisons).
     .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "MediaTests", dependencies: ["Media"]),
+    .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "RedubCLITests", dependencies: []),
   ],

@@ -8,6 +8,8 @@ packages=(
   libopenblas-dev
   libzmq3-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  # PyTorch for the system interpreter: scripts/convert_checkpoints.py and its tests.
+  python3-torch python3-numpy
 )
 
 missing=()

@@ -4,6 +4,8 @@
 #include <libavutil/avutil.h>
 #include <libavutil/error.h>
 #include <libavutil/version.h>
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
 
 int redub_averror(int errnum) { return AVERROR(errnum); }
 
@@ -39,3 +41,16 @@ unsigned redub_av_version_major(unsigned version) { return AV_VERSION_MAJOR(vers
 unsigned redub_av_version_minor(unsigned version) { return AV_VERSION_MINOR(version); }
 
 unsigned redub_av_version_micro(unsigned version) { return AV_VERSION_MICRO(version); }
+
+double redub_display_rotation_get(const int32_t *matrix) { return av_display_rotation_get(matrix); }
+
+void redub_display_rotation_set(int32_t *matrix, double angle) { av_display_rotation_set(matrix, angle); }
+
+const char *redub_pix_fmt_name(int format) { return av_get_pix_fmt_name((enum AVPixelFormat)format); }
+
+int redub_pix_fmt_from_name(const char *name) { return (int)av_get_pix_fmt(name); }
+
+int redub_pix_fmt_is_hardware(int format) {
+  const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get((enum AVPixelFormat)format);
+  return descriptor != NULL && (descriptor->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0;
+}

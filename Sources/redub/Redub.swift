@@ -1,11 +1,18 @@
 import ArgumentParser
-import Tensors
 
 @main
 struct Redub: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "redub",
     abstract: "Re-dub talking-head video: make a speaker's face follow a new speech track.",
-    version: "0.1.0",
-    subcommands: [])
+    discussion: """
+      redub edits the face in a clip so that lips and expression follow a dubbed audio track, \
+      at full resolution. Run `redub demo` to see what this build can do.
+      """,
+    version: RedubVersion.string,
+    subcommands: [DemoCommand.self, ToolsCommand.self, BenchCommand.self, InfoCommand.self])
+}
+
+enum RedubVersion {
+  static let string = "0.1.0"
 }

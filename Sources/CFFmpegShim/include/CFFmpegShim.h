@@ -42,4 +42,20 @@ unsigned redub_av_version_major(unsigned version);
 unsigned redub_av_version_minor(unsigned version);
 unsigned redub_av_version_micro(unsigned version);
 
+/// The rotation in degrees (counter-clockwise, as av_display_rotation_get) of a 3×3 display
+/// matrix (stream side data AV_PKT_DATA_DISPLAYMATRIX, 9 int32 values); NAN when degenerate.
+double redub_display_rotation_get(const int32_t *matrix);
+
+/// Fills a 3×3 display matrix (9 int32 values) for a counter-clockwise rotation in degrees.
+void redub_display_rotation_set(int32_t *matrix, double angle);
+
+/// av_get_pix_fmt_name: the name of an AVPixelFormat value, or NULL when unknown.
+const char *redub_pix_fmt_name(int format);
+
+/// av_get_pix_fmt: the AVPixelFormat value for a name, or -1 (AV_PIX_FMT_NONE) when unknown.
+int redub_pix_fmt_from_name(const char *name);
+
+/// Whether a pixel format is a hardware surface (AV_PIX_FMT_FLAG_HWACCEL): no CPU pixels.
+int redub_pix_fmt_is_hardware(int format);
+
 #endif

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 import CFFmpegShim
 
 /// The FFmpeg libraries linked at run time, and what their build can encode and decode.
@@ -45,6 +46,18 @@ public enum FFmpegLibraries {
   public static func hasDecoder(named name: String) -> Bool {
     avcodec_find_decoder_by_name(name) != nil
   }
+
+  /// FFmpeg's own log level: errors only by default (libx264's statistics and demuxer notes
+  /// would otherwise fill standard error); REDUB_FFMPEG_LOG=info|warning|debug shows more.
+  public static func setLogLevel(_ level: Int32) { av_log_set_level(level) }
+
+  /// Applies REDUB_FFMPEG_LOG (or errors only) once, before the first file is opened.
+  static let configureLogging: Void = {
+    let levels: [String: Int32] = ["quiet": AV_LOG_QUIET, "error": AV_LOG_ERROR, "warning": AV_LOG_WARNING,
+                                   "info": AV_LOG_INFO, "verbose": AV_LOG_VERBOSE, "debug": AV_LOG_DEBUG]
+    let name = ProcessInfo.processInfo.environment["REDUB_FFMPEG_LOG"]?.lowercased() ?? "error"
+    av_log_set_level(levels[name] ?? AV_LOG_ERROR)
+  }()
 
   /// Unpacks AV_VERSION_INT(major, minor, micro) into "major.minor.micro".
   static func decode(_ packed: UInt32) -> String {

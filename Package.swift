@@ -11,6 +11,9 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
   ],
   targets: [
     // C libraries, found through pkg-config (scripts/setup.sh installs them).
@@ -28,8 +31,14 @@ let package = Package(
     .target(name: "Networks", dependencies: ["Tensors"]),
     .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+    .target(name: "Farm", dependencies: [
+      "ZeroMQ",
+      .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      .product(name: "GRDB", package: "GRDB.swift"),
+      .product(name: "Logging", package: "swift-log"),
+    ]),
     .executableTarget(name: "redub", dependencies: [
-      "Tensors", "Networks", "Media", "ZeroMQ",
+      "Tensors", "Networks", "Media", "ZeroMQ", "Farm",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -39,6 +48,7 @@ let package = Package(
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+    .testTarget(name: "FarmTests", dependencies: ["Farm"]),
     .testTarget(name: "RedubCLITests", dependencies: []),
   ],
   swiftLanguageModes: [.v6]

@@ -18,8 +18,8 @@ final class FANTests: XCTestCase {
     // within ~1e-7 of zero: which side they fall on depends on float32 summation order, and
     // each flip changes the gradient over its receptive field. Measured with the reference
     // code itself: its float64 gradient differs from the fixture's by 4.8e-3, a 1e-6 move of
-    // the input moves that float64 gradient by 1.7e-2, and PyTorch re-run in float32 on
-    // another machine differs from the fixture by 8.4e-3. The 1e-3 gradient tolerance can only
+    // the input moves that float64 gradient by 1.7e-2, and the same PyTorch 1.13 re-run in
+    // float32 on this machine differs from the fixture by 8.4e-3. The 1e-3 tolerance can only
     // be met bit for bit here, so this fixture bounds the gradient at 5e-2 (a wrong backward
     // pass is off by O(1)); `testFAN1GradientMatchesReference` checks it at 1e-3 where the
     // gradient is well conditioned.

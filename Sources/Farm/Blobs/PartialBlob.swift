@@ -1,0 +1,115 @@
+import Foundation
+
+/// A blob being received in chunks, kept under `partial/` so a broken transfer resumes from
+/// `offset`; `finish` checks the SHA-256 of all bytes and moves the file into the store.
+///
+/// Resuming does not hash the bytes already on disk up front (gigabytes would stall the caller):
+/// `catchUp(for:)` hashes them in slices between other work, and `finish` hashes what is left.
+public final class PartialBlob {
+  public let hash: String
+  public let size: UInt64
+  /// Bytes received so far; the next chunk must start here.
+  public private(set) var offset: UInt64
+  /// Bytes hashed so far (behind `offset` while a resumed prefix is being caught up).
+  public private(set) var hashed: UInt64 = 0
+  private let store: BlobStore
+  private let file: URL
+  private let handle: FileHandle
+  private var reader: FileHandle?
+  private var hasher = SHA256()
+
+  init(store: BlobStore, hash: String, size: UInt64, file: URL) throws(FarmError) {
+    self.store = store
+    self.hash = hash
+    self.size = size
+    self.file = file
+    do {
+      if !FileManager.default.fileExists(atPath: file.path) {
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+      }
+      handle = try FileHandle(forUpdating: file)
+      let existing = min(try handle.seekToEnd(), size)
+      try handle.truncate(atOffset: existing)
+      try handle.seek(toOffset: existing)
+      offset = existing
+    } catch {
+      throw FarmError.io("cannot open the partial blob \(file.path): \(error.localizedDescription)")
+    }
+  }
+
+  /// True while bytes already on disk wait to be hashed.
+  public var needsCatchUp: Bool { hashed < offset }
+
+  /// Hashes bytes already on disk for about `duration` (whole 256 KiB slices).
+  public func catchUp(for duration: Duration) throws(FarmError) {
+    let deadline = ContinuousClock.now + duration
+    while hashed < offset {
+      do {
+        if reader == nil {
+          reader = try FileHandle(forReadingFrom: file)
+          try reader!.seek(toOffset: hashed)
+        }
+        let count = Int(min(256 << 10, offset - hashed))
+        guard let data = try reader!.read(upToCount: count), !data.isEmpty else {
+          throw FarmError.io("\(file.path) is shorter than the \(offset) bytes received")
+        }
+        hasher.update(data)
+        hashed += UInt64(data.count)
+      } catch let error as FarmError {
+        throw error
+      } catch {
+        throw FarmError.io("cannot read \(file.path): \(error.localizedDescription)")
+      }
+      if ContinuousClock.now >= deadline { break }
+    }
+    if hashed == offset { try? reader?.close(); reader = nil }
+  }
+
+  deinit {
+    try? handle.close()
+    try? reader?.close()
+  }
+
+  /// Appends a chunk that must start at `offset`.
+  public func append(_ data: Data, at chunkOffset: UInt64) throws(FarmError) {
+    guard chunkOffset == offset else {
+      throw FarmError.transfer("chunk of \(hash.prefix(12)) at offset \(chunkOffset), expected \(offset)")
+    }
+    guard offset + UInt64(data.count) <= size else {
+      throw FarmError.transfer("chunk of \(hash.prefix(12)) runs past its size \(size)")
+    }
+    do {
+      try handle.write(contentsOf: data)
+    } catch {
+      throw FarmError.io("cannot write \(file.path): \(error.localizedDescription)")
+    }
+    // Hash in passing when caught up; otherwise `catchUp` reads it back in order.
+    if hashed == offset {
+      hasher.update(data)
+      hashed += UInt64(data.count)
+    }
+    offset += UInt64(data.count)
+  }
+
+  public var isComplete: Bool { offset == size }
+
+  /// Checks the hash and installs the blob; on a mismatch the partial file is deleted.
+  public func finish() throws(FarmError) {
+    guard isComplete else { throw FarmError.transfer("blob \(hash.prefix(12)) has \(offset) of \(size) bytes") }
+    while needsCatchUp { try catchUp(for: .seconds(3600)) }
+    try? handle.close()
+    let actual = hasher.finalizeHex()
+    guard actual == hash else {
+      try? FileManager.default.removeItem(at: file)
+      throw FarmError.hashMismatch(expected: hash, actual: actual)
+    }
+    try store.install(file, at: try store.url(for: hash))
+  }
+
+  /// Drops the partial file (a transfer that will not be resumed).
+  public func discard() {
+    try? handle.close()
+    try? reader?.close()
+    try? FileManager.default.removeItem(at: file)
+  }
+}

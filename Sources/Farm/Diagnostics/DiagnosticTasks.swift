@@ -1,0 +1,161 @@
+import Foundation
+
+/// Small real task kinds for checking a farm end to end before the method's stages exist:
+/// `redub submit --diagnostic` uses them, and so do the farm's tests.
+///
+/// When the environment variable `REDUB_DIAG_EXECUTION_LOG` names a file, each diagnostic task
+/// appends "start JOB KEY" and "done JOB KEY" lines to it, so a test can count executions.
+public enum DiagnosticTasks {
+  /// A registry with every diagnostic kind.
+  public static var registry: TaskRegistry {
+    var registry = TaskRegistry()
+    registry.register(SumTask())
+    registry.register(HashTask())
+    registry.register(FailTask())
+    registry.register(BlobTask())
+    return registry
+  }
+
+  static func record(_ event: String, _ context: TaskContext) {
+    guard let path = ProcessInfo.processInfo.environment["REDUB_DIAG_EXECUTION_LOG"], !path.isEmpty else { return }
+    let line = "\(event) \(context.jobID) \(context.taskKey)\n"
+    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+    guard fd >= 0 else { return }
+    _ = line.withCString { write(fd, $0, strlen($0)) }
+    close(fd)
+  }
+
+  static func decode<T: Decodable>(_ type: T.Type, _ bytes: Data) throws -> T {
+    try JSONDecoder().decode(T.self, from: bytes.isEmpty ? Data("{}".utf8) : bytes)
+  }
+}
+
+/// "diag.sum": sleeps `steps` × `stepMilliseconds` reporting progress each step, then outputs
+/// "sum": `value` plus the byte sum of every input, as decimal text.
+public struct SumTask: FarmTask {
+  public struct Parameters: Codable, Sendable {
+    public var value: Int64 = 0
+    public var steps: Int = 1
+    public var stepMilliseconds: Int = 0
+    public init(value: Int64 = 0, steps: Int = 1, stepMilliseconds: Int = 0) {
+      self.value = value
+      self.steps = steps
+      self.stepMilliseconds = stepMilliseconds
+    }
+    public init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      value = try container.decodeIfPresent(Int64.self, forKey: .value) ?? 0
+      steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? 1
+      stepMilliseconds = try container.decodeIfPresent(Int.self, forKey: .stepMilliseconds) ?? 0
+    }
+  }
+  public static let kind = "diag.sum"
+  public init() {}
+  public func decodeParameters(_ bytes: Data) throws -> Parameters { try DiagnosticTasks.decode(Parameters.self, bytes) }
+  public func run(_ parameters: Parameters, context: TaskContext) throws -> TaskProduct {
+    DiagnosticTasks.record("start", context)
+    let steps = max(parameters.steps, 1)
+    for step in 0..<steps {
+      try context.checkCancellation()
+      if parameters.stepMilliseconds > 0 { usleep(UInt32(parameters.stepMilliseconds) * 1000) }
+      let remaining = Double((steps - step - 1) * parameters.stepMilliseconds) / 1000
+      context.report(TaskProgress(iteration: UInt64(step + 1), total: UInt64(steps),
+                                  losses: ["step": Double(step)], etaSeconds: remaining))
+    }
+    var sum = parameters.value
+    for name in context.inputFiles.keys.sorted() {
+      let data = try context.input(name)
+      if let text = String(data: data, encoding: .utf8), let number = Int64(text) {
+        sum &+= number
+      } else {
+        sum &+= data.reduce(Int64(0)) { $0 &+ Int64($1) }
+      }
+    }
+    try context.checkCancellation()
+    DiagnosticTasks.record("done", context)
+    return TaskProduct(outputs: ["sum": Data(String(sum).utf8)], metrics: ["sum": Double(sum)])
+  }
+}
+
+/// "diag.hash": outputs "sha256", the hex SHA-256 of input "data".
+public struct HashTask: FarmTask {
+  public static let kind = "diag.hash"
+  public init() {}
+  public func decodeParameters(_ bytes: Data) throws -> Void { () }
+  public func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
+    DiagnosticTasks.record("start", context)
+    let data = try context.input("data")
+    var hasher = SHA256()
+    var offset = 0
+    while offset < data.count {
+      try context.checkCancellation()
+      let end = min(offset + (8 << 20), data.count)
+      hasher.update(data[offset..<end])
+      offset = end
+      context.report(TaskProgress(iteration: UInt64(offset), total: UInt64(data.count)))
+    }
+    let digest = hasher.finalizeHex()
+    DiagnosticTasks.record("done", context)
+    return TaskProduct(outputs: ["sha256": Data(digest.utf8)], metrics: ["bytes": Double(data.count)])
+  }
+}
+
+/// "diag.fail": always fails with `message` (retryable unless `retryable` is false).
+public struct FailTask: FarmTask {
+  public struct Parameters: Codable, Sendable {
+    public var message: String = "diagnostic failure"
+    public var retryable: Bool = true
+    public init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      message = try container.decodeIfPresent(String.self, forKey: .message) ?? "diagnostic failure"
+      retryable = try container.decodeIfPresent(Bool.self, forKey: .retryable) ?? true
+    }
+  }
+  public static let kind = "diag.fail"
+  public init() {}
+  public func decodeParameters(_ bytes: Data) throws -> Parameters { try DiagnosticTasks.decode(Parameters.self, bytes) }
+  public func run(_ parameters: Parameters, context: TaskContext) throws -> TaskProduct {
+    DiagnosticTasks.record("start", context)
+    throw TaskError(parameters.message, retryable: parameters.retryable)
+  }
+}
+
+/// "diag.blob": outputs "blob", `bytes` pseudo-random bytes from `seed` (a large result).
+public struct BlobTask: FarmTask {
+  public struct Parameters: Codable, Sendable {
+    public var bytes: Int = 1 << 20
+    public var seed: UInt64 = 1
+    public init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      bytes = try container.decodeIfPresent(Int.self, forKey: .bytes) ?? (1 << 20)
+      seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
+    }
+  }
+  public static let kind = "diag.blob"
+  public init() {}
+  public func decodeParameters(_ bytes: Data) throws -> Parameters { try DiagnosticTasks.decode(Parameters.self, bytes) }
+  public func run(_ parameters: Parameters, context: TaskContext) throws -> TaskProduct {
+    DiagnosticTasks.record("start", context)
+    let data = DiagnosticTasks.pseudoRandomBytes(count: parameters.bytes, seed: parameters.seed)
+    DiagnosticTasks.record("done", context)
+    return TaskProduct(outputs: ["blob": data])
+  }
+}
+
+extension DiagnosticTasks {
+  /// Deterministic bytes (xorshift64*), for test blobs.
+  public static func pseudoRandomBytes(count: Int, seed: UInt64) -> Data {
+    var data = Data(count: count)
+    var state = seed | 1
+    data.withUnsafeMutableBytes { raw in
+      let words = count / 8
+      let pointer = raw.baseAddress!
+      for index in 0..<words {
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        pointer.storeBytes(of: state &* 0x2545_F491_4F6C_DD1D, toByteOffset: index * 8, as: UInt64.self)
+      }
+      for index in (words * 8)..<count { raw[index] = UInt8(truncatingIfNeeded: index &* 31) }
+    }
+    return data
+  }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+
+/// The coordinator's durable state: jobs, tasks, leases (one row per attempt), workers,
+/// per-job worker failures (blocklists) and an event log, in SQLite (WAL) through GRDB.
+///
+/// Every method is one transaction, committed before it returns, so whatever the coordinator
+/// acknowledges survives a crash. Used from the coordinator's thread (the queue serializes
+/// anyway).
+public final class JobStore: Sendable {
+  let queue: DatabaseQueue
+
+  /// Opens or creates the database at `path`.
+  public init(path: URL) throws(FarmError) {
+    do {
+      var configuration = Configuration()
+      configuration.journalMode = .wal
+      configuration.prepareDatabase { db in
+        // WAL + NORMAL: a commit survives a killed process (the coordinator's failure model);
+        // only a power cut may lose the last commits.
+        try db.execute(sql: "PRAGMA synchronous = NORMAL")
+      }
+      queue = try DatabaseQueue(path: path.path, configuration: configuration)
+      try JobStore.migrator.migrate(queue)
+    } catch {
+      throw FarmError.database("cannot open \(path.path): \(error)")
+    }
+  }
+
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1") { db in
+      try db.execute(sql: """
+        CREATE TABLE jobs (
+          id TEXT PRIMARY KEY NOT NULL,
+          seq INTEGER NOT NULL,
+          name TEXT NOT NULL,
+          priority INTEGER NOT NULL,
+          state TEXT NOT NULL,
+          created REAL NOT NULL,
+          finished REAL,
+          error TEXT,
+          output_dir TEXT NOT NULL,
+          tasks_total INTEGER NOT NULL,
+          tasks_done INTEGER NOT NULL DEFAULT 0,
+          exported INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE job_inputs (
+          job_id TEXT NOT NULL REFERENCES jobs(id),
+          name TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          PRIMARY KEY (job_id, name)
+        );
+        CREATE TABLE tasks (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          job_id TEXT NOT NULL REFERENCES jobs(id),
+          key TEXT NOT NULL,
+          stage TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          spec BLOB NOT NULL,
+          state TEXT NOT NULL,
+          pending_deps INTEGER NOT NULL,
+          epoch INTEGER NOT NULL DEFAULT 0,
+          failures INTEGER NOT NULL DEFAULT 0,
+          lost INTEGER NOT NULL DEFAULT 0,
+          worker TEXT,
+          error TEXT,
+          error_worker TEXT,
+          finished REAL,
+          seconds REAL,
+          job_priority INTEGER NOT NULL,
+          job_seq INTEGER NOT NULL,
+          UNIQUE (job_id, key)
+        );
+        CREATE INDEX tasks_ready ON tasks (state, job_priority DESC, job_seq, id);
+        CREATE INDEX tasks_job ON tasks (job_id, state);
+        CREATE TABLE task_deps (
+          task_id INTEGER NOT NULL,
+          depends_on INTEGER NOT NULL,
+          PRIMARY KEY (task_id, depends_on)
+        );
+        CREATE INDEX task_deps_reverse ON task_deps (depends_on);
+        CREATE TABLE task_outputs (
+          task_id INTEGER NOT NULL,
+          name TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          PRIMARY KEY (task_id, name)
+        );
+        CREATE TABLE task_metrics (
+          task_id INTEGER NOT NULL,
+          name TEXT NOT NULL,
+          value REAL NOT NULL,
+          PRIMARY KEY (task_id, name)
+        );
+        CREATE TABLE leases (
+          task_id INTEGER NOT NULL,
+          epoch INTEGER NOT NULL,
+          worker TEXT NOT NULL,
+          granted REAL NOT NULL,
+          ended REAL,
+          outcome TEXT,
+          detail TEXT,
+          PRIMARY KEY (task_id, epoch)
+        );
+        CREATE TABLE workers (
+          id TEXT PRIMARY KEY NOT NULL,
+          name TEXT NOT NULL,
+          public_key TEXT NOT NULL DEFAULT '',
+          capabilities BLOB NOT NULL,
+          first_seen REAL NOT NULL,
+          last_seen REAL NOT NULL
+        );
+        CREATE TABLE worker_failures (
+          job_id TEXT NOT NULL,
+          worker_id TEXT NOT NULL,
+          failures INTEGER NOT NULL,
+          PRIMARY KEY (job_id, worker_id)
+        );
+        CREATE TABLE events (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          time REAL NOT NULL,
+          kind TEXT NOT NULL,
+          job_id TEXT,
+          task_id INTEGER,
+          worker TEXT,
+          message TEXT NOT NULL
+        );
+        """)
+    }
+    return migrator
+  }
+
+  /// Runs `body` in one committed transaction, mapping errors to `FarmError`.
+  func write<T>(_ body: (Database) throws -> T) throws(FarmError) -> T {
+    do {
+      return try queue.write(body)
+    } catch let error as FarmError {
+      throw error
+    } catch {
+      throw FarmError.database("\(error)")
+    }
+  }
+
+  func read<T>(_ body: (Database) throws -> T) throws(FarmError) -> T {
+    do {
+      return try queue.read(body)
+    } catch let error as FarmError {
+      throw error
+    } catch {
+      throw FarmError.database("\(error)")
+    }
+  }
+
+  static func now() -> Double { Date().timeIntervalSince1970 }
+
+  static func logEvent(
+    _ db: Database, _ kind: String, job: String? = nil, task: Int64? = nil, worker: String? = nil, _ message: String
+  ) throws {
+    try db.cachedStatement(sql: "INSERT INTO events (time, kind, job_id, task_id, worker, message) VALUES (?, ?, ?, ?, ?, ?)")
+      .execute(arguments: [now(), kind, job, task, worker, message])
+  }
+
+  /// Appends an event to the log.
+  public func logEvent(_ kind: String, job: String? = nil, task: Int64? = nil, worker: String? = nil, _ message: String) {
+    _ = try? write { db in try JobStore.logEvent(db, kind, job: job, task: task, worker: worker, message) }
+  }
+
+  /// Events of one kind (or all), oldest first.
+  public func events(kind: String? = nil, job: String? = nil) throws(FarmError) -> [FarmEvent] {
+    try read { db in
+      var sql = "SELECT * FROM events WHERE 1"
+      var arguments: StatementArguments = []
+      if let kind { sql += " AND kind = ?"; arguments += [kind] }
+      if let job { sql += " AND job_id = ?"; arguments += [job] }
+      return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: arguments).map { row in
+        FarmEvent(time: row["time"], kind: row["kind"], jobID: row["job_id"], taskID: row["task_id"],
+                  worker: row["worker"], message: row["message"])
+      }
+    }
+  }
+}
+
+/// One line of the coordinator's event log.
+public struct FarmEvent: Sendable, Equatable {
+  public var time: Double
+  public var kind: String
+  public var jobID: String?
+  public var taskID: Int64?
+  public var worker: String?
+  public var message: String
+}

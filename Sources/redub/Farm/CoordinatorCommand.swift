@@ -1,0 +1,74 @@
+import ArgumentParser
+import Farm
+import Foundation
+
+struct CoordinatorCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "coordinator",
+    abstract: "Run the farm's coordinator: owns jobs, hands tasks to workers, stores results.",
+    discussion: """
+      Jobs, tasks, leases, workers and events persist in SQLite under --state, artifacts in a \
+      content-addressed blob store beside it; a coordinator restarted on the same folder resumes \
+      every job. Without --keys it binds to loopback only. SIGTERM or SIGINT stops it.
+      """)
+
+  @Option(help: ArgumentHelp("State folder (database and blob store).", valueName: "dir"))
+  var state: String
+
+  @Option(help: ArgumentHelp("Control socket (workers and clients).", valueName: "endpoint"))
+  var control = "tcp://*:5555"
+
+  @Option(help: ArgumentHelp("Bulk socket (blob transfers).", valueName: "endpoint"))
+  var bulk = "tcp://*:5556"
+
+  @Option(help: ArgumentHelp("Key folder from `redub keys generate --role coordinator`: CURVE and an allowlist.", valueName: "dir"))
+  var keys: String?
+
+  @Option(help: ArgumentHelp("Job input and output paths must lie inside this folder (default: the current folder).", valueName: "dir"))
+  var dataRoot: String?
+
+  @Option(help: ArgumentHelp("Heartbeat interval in milliseconds.", valueName: "ms"))
+  var heartbeatMs = 5000
+
+  @Option(help: ArgumentHelp("Missed heartbeats after which a worker is dead.", valueName: "n"))
+  var liveness = 4
+
+  @Option(help: ArgumentHelp("Seconds without progress after which a running task's lease lapses.", valueName: "seconds"))
+  var progressTimeout: Double?
+
+  @Option(help: ArgumentHelp("Failures of one task that fail its job.", valueName: "n"))
+  var maxFailures = 3
+
+  @Option(help: ArgumentHelp("Failures of one worker within a job that blocklist it for that job.", valueName: "n"))
+  var blocklistAfter = 3
+
+  @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
+  var logLevel = "info"
+
+  func validate() throws {
+    if heartbeatMs < 10 { throw ValidationError("--heartbeat-ms must be at least 10.") }
+    if liveness < 2 { throw ValidationError("--liveness must be at least 2.") }
+    if maxFailures < 1 || blocklistAfter < 1 { throw ValidationError("--max-failures and --blocklist-after must be at least 1.") }
+  }
+
+  func run() throws {
+    var configuration = CoordinatorConfiguration(
+      stateDirectory: URL(fileURLWithPath: state),
+      dataRoot: URL(fileURLWithPath: dataRoot ?? FileManager.default.currentDirectoryPath))
+    configuration.controlEndpoint = control
+    configuration.bulkEndpoint = bulk
+    configuration.keysDirectory = keys.map { URL(fileURLWithPath: $0) }
+    configuration.heartbeatInterval = .milliseconds(heartbeatMs)
+    configuration.livenessIntervals = liveness
+    configuration.progressTimeout = progressTimeout.map { .milliseconds(Int($0 * 1000)) }
+    configuration.policy = FailurePolicy(maxTaskFailures: maxFailures, blocklistAfter: blocklistAfter)
+    configuration.logger = FarmLog.standardError(label: "coordinator", level: logLevel)
+    let coordinator = try Coordinator(configuration: configuration)
+    try coordinator.start()
+    print("coordinator: control \(coordinator.controlEndpoint), bulk \(coordinator.bulkEndpoint), state \(state)")
+    fflush(nil)
+    let sources = onSignals([SIGTERM, SIGINT]) { _ in coordinator.stop() }
+    // The signal sources must outlive the wait, or an optimized build frees them early.
+    withExtendedLifetime(sources) { coordinator.waitUntilStopped() }
+  }
+}

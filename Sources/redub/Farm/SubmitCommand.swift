@@ -1,0 +1,92 @@
+import ArgumentParser
+import Farm
+import Foundation
+
+struct SubmitCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "submit",
+    abstract: "Submit a job to the coordinator and print its id.",
+    discussion: """
+      SPEC is a job spec in protobuf JSON (redub.v1.JobSpec in Proto/redub/v1/farm.proto): name, \
+      priority, inputs (files inside the coordinator's --data-root, by path), tasks (key, stage, \
+      taskKind, parameters as base64, inputs bound to job inputs or to outputs of tasks they \
+      dependOn) and outputDir. The method's own job arguments arrive with the dubbing pipeline.
+
+      --diagnostic KIND submits a built-in diagnostic job instead, to check a farm end to end: \
+      `sum` (--tasks tasks of diag.sum, each sleeping --steps × --step-ms with progress), `fail` \
+      (one diag.fail task, which fails every attempt), `blob` (--tasks diag.blob tasks each \
+      returning --bytes bytes).
+      """)
+
+  @OptionGroup var address: CoordinatorAddressOptions
+
+  @Argument(help: ArgumentHelp("Job spec file (protobuf JSON).", valueName: "spec"))
+  var spec: String?
+
+  @Option(help: ArgumentHelp("Submit a built-in diagnostic job: sum, fail or blob.", valueName: "kind"))
+  var diagnostic: String?
+
+  @Option(help: "Tasks in a diagnostic job.")
+  var tasks = 10
+
+  @Option(help: "Progress steps per diag.sum task.")
+  var steps = 10
+
+  @Option(help: "Milliseconds per diag.sum step.")
+  var stepMs = 100
+
+  @Option(help: "Bytes per diag.blob result.")
+  var bytes = 1 << 20
+
+  @Option(help: "Job priority (higher runs first).")
+  var priority: Int32 = 0
+
+  @Option(help: "Job name.")
+  var name: String?
+
+  func validate() throws {
+    if (spec == nil) == (diagnostic == nil) { throw ValidationError("Give either a spec file or --diagnostic.") }
+    if let diagnostic, !["sum", "fail", "blob"].contains(diagnostic) {
+      throw ValidationError("--diagnostic is sum, fail or blob.")
+    }
+    if tasks < 1 { throw ValidationError("--tasks must be at least 1.") }
+  }
+
+  func run() throws {
+    var job: Redub_V1_JobSpec
+    if let spec {
+      let text = try String(contentsOfFile: spec, encoding: .utf8)
+      job = try FarmJSON.jobSpec(from: text)
+    } else {
+      job = diagnosticJob()
+    }
+    if let name { job.name = name }
+    if priority != 0 { job.priority = priority }
+    let client = try address.client()
+    print(try client.submit(job))
+  }
+
+  func diagnosticJob() -> Redub_V1_JobSpec {
+    var job = Redub_V1_JobSpec()
+    job.name = "diagnostic-\(diagnostic!)"
+    let count = diagnostic == "fail" ? 1 : tasks
+    job.tasks = (0..<count).map { index in
+      var task = Redub_V1_TaskSpec()
+      task.key = String(format: "\(diagnostic!)-%05d", index)
+      task.stage = diagnostic!
+      switch diagnostic {
+      case "fail":
+        task.taskKind = FailTask.kind
+        task.parameters = Data(#"{"message": "diagnostic failure (diag.fail always fails)"}"#.utf8)
+      case "blob":
+        task.taskKind = BlobTask.kind
+        task.parameters = Data("{\"bytes\": \(bytes), \"seed\": \(index + 1)}".utf8)
+      default:
+        task.taskKind = SumTask.kind
+        task.parameters = Data("{\"value\": \(index), \"steps\": \(steps), \"stepMilliseconds\": \(stepMs)}".utf8)
+      }
+      return task
+    }
+    return job
+  }
+}

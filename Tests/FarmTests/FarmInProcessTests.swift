@@ -1,0 +1,179 @@
+import Farm
+import Foundation
+import XCTest
+import ZeroMQ
+
+/// Coordinator and workers on threads of this process, on loopback.
+final class FarmInProcessTests: XCTestCase {
+  func testManyTasksOnThreeWorkersEachRunOnce() throws {
+    let farm = try FarmHarness()
+    let counter = ExecutionCounter()
+    var registry = TaskRegistry()
+    registry.register(CountingTask(counter: counter, delayMicroseconds: 2000))
+    for name in ["w1", "w2", "w3"] { try farm.addWorker(name, registry: registry) }
+    let client = try farm.client()
+    let job = try client.submit(makeJob("many", count: 120, kind: CountingTask.kind) { Data(String($0).utf8) })
+    let status = try client.wait(job, limit: .seconds(60))
+    XCTAssertEqual(status.state, "done", status.error)
+    XCTAssertEqual(status.tasksDone, 120)
+    XCTAssertEqual(counter.snapshot.count, 120)
+    XCTAssertTrue(counter.snapshot.values.allSatisfy { $0 == 1 }, "a task ran twice: \(counter.snapshot.filter { $0.value > 1 })")
+    let detail = try client.status(job, allTasks: true)
+    for task in detail.tasks {
+      let index = Int(task.key.dropFirst(5))!
+      let value = try farm.coordinator.blobs.data(for: task.outputs[0].sha256)
+      XCTAssertEqual(String(decoding: value, as: UTF8.self), String(index * 2))
+    }
+    // Work was spread: every worker ran some.
+    let workers = Set(try farm.coordinator.store.leaseHistory(jobID: job).map(\.worker))
+    XCTAssertEqual(workers, ["w1", "w2", "w3"])
+    XCTAssertEqual(try client.workers().count, 3)
+  }
+
+  func testDependentTasksReceiveOutputsAndResultsAreExported() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    try farm.addWorker("w2", registry: DiagnosticTasks.registry)
+    try Data("1000".utf8).write(to: farm.folder.url.appendingPathComponent("seed.txt"))
+    var spec = Redub_V1_JobSpec()
+    spec.name = "chain"
+    spec.outputDir = "out"
+    spec.inputs = [.with { $0.name = "seed"; $0.path = "seed.txt" }]
+    spec.tasks = [
+      .with { $0.key = "a"; $0.stage = "first"; $0.taskKind = SumTask.kind; $0.parameters = Data(#"{"value": 5}"#.utf8)
+        $0.inputs = [.with { $0.name = "s"; $0.jobInput = "seed" }] },
+      .with { $0.key = "b"; $0.stage = "first"; $0.taskKind = SumTask.kind; $0.parameters = Data(#"{"value": 7, "steps": 3, "stepMilliseconds": 5}"#.utf8) },
+      .with { $0.key = "c"; $0.stage = "second"; $0.taskKind = SumTask.kind; $0.dependsOn = ["a", "b"]
+        $0.inputs = [.with { $0.name = "x"; $0.task = "a"; $0.output = "sum" }, .with { $0.name = "y"; $0.task = "b"; $0.output = "sum" }] },
+    ]
+    let client = try farm.client()
+    let job = try client.submit(spec)
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+    let exported = farm.folder.url.appendingPathComponent("out/c/sum")
+    XCTAssertTrue(try eventually(5) { FileManager.default.fileExists(atPath: exported.path) })
+    XCTAssertEqual(try String(contentsOf: exported, encoding: .utf8), "1012")  // (5 + 1000) + 7
+    let status = try client.status(job)
+    XCTAssertEqual(status.stages.map(\.stage), ["first", "second"])
+    XCTAssertEqual(status.stages.map(\.done), [2, 1])
+  }
+
+  func testPathsOutsideTheDataRootAreRefused() throws {
+    let farm = try FarmHarness()
+    let client = try farm.client()
+    var spec = makeJob("escape", count: 1, kind: SumTask.kind) { _ in Data() }
+    spec.inputs = [.with { $0.name = "secret"; $0.path = "../../etc/passwd" }]
+    XCTAssertThrowsError(try client.submit(spec)) { XCTAssertTrue("\($0)".contains("outside the coordinator's data root"), "\($0)") }
+    spec.inputs = []
+    spec.outputDir = "/tmp"
+    XCTAssertThrowsError(try client.submit(spec)) { XCTAssertTrue("\($0)".contains("outside"), "\($0)") }
+    XCTAssertEqual(try client.jobs().count, 0)
+  }
+
+  func testAlwaysFailingTaskFailsItsJobAfterThreeAttemptsAndBlocklists() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    let client = try farm.client()
+    var spec = makeJob("doomed", count: 1, kind: FailTask.kind) { _ in Data(#"{"message": "out of memory at step 3"}"#.utf8) }
+    spec.tasks.append(.with { $0.key = "fine"; $0.stage = "test"; $0.taskKind = SumTask.kind })
+    let job = try client.submit(spec)
+    let status = try client.wait(job, limit: .seconds(30))
+    XCTAssertEqual(status.state, "failed")
+    XCTAssertTrue(status.error.contains("task task-0000 failed on worker w1 after 3 attempts: out of memory at step 3"), status.error)
+    let detail = try client.status(job)
+    XCTAssertEqual(detail.blocklistedWorkers, ["w1"])
+    let failed = try XCTUnwrap(detail.tasks.first { $0.state == "failed" })
+    XCTAssertEqual(failed.attempts, 3)
+    XCTAssertEqual(failed.worker, "w1")
+    XCTAssertEqual(try client.workers().first?.blocklistedForJobs, [job])
+    // A non-retryable failure fails the job at once.
+    let once = try client.submit(makeJob("once", count: 1, kind: FailTask.kind) { _ in Data(#"{"retryable": false}"#.utf8) })
+    let onceStatus = try client.wait(once, limit: .seconds(30))
+    XCTAssertEqual(onceStatus.state, "failed")
+    XCTAssertTrue(onceStatus.error.contains("(not retryable)"), onceStatus.error)
+  }
+
+  func testCancelStopsRunningTasksAndResumeFinishesTheJob() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("slow", count: 3, kind: SumTask.kind) { _ in
+      Data(#"{"steps": 20, "stepMilliseconds": 20}"#.utf8)
+    })
+    XCTAssertTrue(try eventually(10) { try client.status(job).tasks.contains { $0.state == "leased" } })
+    let cancelled = try client.cancel(job)
+    XCTAssertEqual(cancelled.state, "cancelled")
+    XCTAssertEqual(cancelled.tasks, 1)
+    XCTAssertTrue(try eventually(5) { try client.workers().first?.state == "idle" })
+    let resumed = try client.resume(job)
+    XCTAssertEqual(resumed.state, "running")
+    XCTAssertEqual(resumed.tasks, 3)
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+  }
+
+  func testProgressIsReportedInStatus() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("progress", count: 1, kind: SumTask.kind) { _ in
+      Data(#"{"steps": 40, "stepMilliseconds": 25}"#.utf8)
+    })
+    var seen = false
+    _ = try eventually(10) {
+      let status = try client.status(job)
+      if let task = status.tasks.first, task.total == 40, task.iteration > 0, task.iteration < 40 { seen = true }
+      return seen || status.state != "running"
+    }
+    XCTAssertTrue(seen, "no intermediate progress in status")
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+  }
+
+  func testGarbageOnBothSocketsIsSurvivedAndOversizedMessagesRefused() throws {
+    let farm = try FarmHarness()
+    let context = try ZMQContext()
+    var generator = SystemRandomNumberGenerator()
+    for endpoint in [farm.coordinator.controlEndpoint, farm.coordinator.bulkEndpoint] {
+      let attacker = try ZMQSocket(context, type: .dealer)
+      try attacker.set(.sendHighWaterMark, 20_000)
+      try attacker.connect(endpoint)
+      for index in 0..<10_000 {
+        let count = Int.random(in: 0..<64, using: &generator)
+        var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        if index % 3 == 0 { bytes = Array(Wire.encode(.heartbeat(.init()))) + bytes }  // valid prefix, junk after
+        if index % 7 == 0 {
+          try attacker.sendMultipart([bytes, bytes])  // wrong frame count
+        } else {
+          try attacker.send(bytes)
+        }
+      }
+      // A 17 MiB message exceeds the control limit; the socket drops that peer.
+      let oversized = try ZMQSocket(context, type: .dealer)
+      try oversized.connect(endpoint)
+      try oversized.send([UInt8](repeating: 7, count: 17 << 20))
+      try oversized.set(.receiveTimeout, 300)
+      XCTAssertThrowsError(try oversized.receive())
+    }
+    // Every bad message was counted (and logged, rate-limited); most are undecodable junk.
+    XCTAssertTrue(eventually(10) { farm.coordinator.malformedMessages > 2 * 6_000 }, "\(farm.coordinator.malformedMessages)")
+    // The coordinator still serves: a worker joins and a job completes.
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("after-garbage", count: 5, kind: SumTask.kind) { Data("{\"value\": \($0)}".utf8) })
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+  }
+
+  func testALeaseWithoutProgressLapsesAndTheTaskRunsAgain() throws {
+    let farm = try FarmHarness { $0.progressTimeout = .milliseconds(300) }
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    let client = try farm.client()
+    // One silent step of 800 ms: longer than the progress timeout, while heartbeats keep flowing.
+    let job = try client.submit(makeJob("silent", count: 1, kind: SumTask.kind) { _ in
+      Data(#"{"steps": 1, "stepMilliseconds": 800}"#.utf8)
+    })
+    XCTAssertTrue(try eventually(10) { try farm.coordinator.store.leaseHistory(jobID: job).count >= 2 })
+    let first = try XCTUnwrap(farm.coordinator.store.leaseHistory(jobID: job).first)
+    XCTAssertEqual(first.outcome, "expired")
+    let events = try farm.coordinator.store.events(kind: "lease-expired")
+    XCTAssertTrue(events.first?.message.contains("no progress") ?? false, "\(events)")
+    _ = try client.cancel(job)
+  }
+}

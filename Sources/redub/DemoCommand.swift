@@ -9,10 +9,12 @@ struct DemoCommand: ParsableCommand {
     commandName: "demo",
     abstract: "Run the built-in demo: everything this build of redub can do, on built-in data.",
     discussion: """
-      The dubbing pipeline (face tracking, audio-to-landmarks, inversion, tuning, window \
-      optimization, the render farm and compositing) is not built yet. Until it is, the demo \
-      exercises the parts that exist: the tensor engine with autodiff (training small \
-      networks), the ZeroMQ wire with CURVE encryption, and the FFmpeg libraries.
+      The dubbing pipeline end to end (audio-to-landmarks, inversion, tuning, window \
+      optimization and compositing as one job) is not built yet. Until it is, the demo \
+      exercises parts that exist: the tensor engine with autodiff (training small networks), \
+      the ZeroMQ wire with CURVE encryption, and the FFmpeg libraries. The networks \
+      (`redub tools network`), media tools (`redub tools probe|mfcc|remux`) and the farm \
+      (`redub coordinator`, `redub worker`, `redub submit --diagnostic`) have their own commands.
       """)
 
   @OptionGroup var runtime: RuntimeOptions
@@ -35,7 +37,12 @@ struct DemoCommand: ParsableCommand {
     try trainSequenceModel()
     try encryptedTensorRoundTrip()
     reportMedia()
-    print("\nDemo finished. Not yet available: `redub edit`, the farm (coordinator/worker), models.")
+    print("""
+
+      Demo finished. Also available: `redub tools network|probe|mfcc|remux`, the farm \
+      (`redub coordinator`, `redub worker`, `redub submit --diagnostic sum`) and `redub bench`.
+      Not yet available: `redub edit` (the dubbing job end to end) and trained models.
+      """)
   }
 
   /// A two-layer conv net learns to remove noise from a synthetic face-like image.

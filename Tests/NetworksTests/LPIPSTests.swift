@@ -43,6 +43,16 @@ final class LPIPSTests: XCTestCase {
     XCTAssertThrowsError(try LPIPS(checkpoint: SafeTensorsFile(data: SafeTensors.serialize(["x": Tensor(zeros: [1])]))))
   }
 
+  func testAllZeroFeaturesGiveAFiniteGradient() {
+    // A fresh network has zero weights, so every feature vector is zero: lpips's own gradient
+    // is NaN there (sqrt at 0); this one is finite, and the distance is 0.
+    let lpips = LPIPS(trunk: .alex)
+    let x = Tensor.randomUniform([1, 3, 64, 64], in: -1...1, seed: 1).requiringGradient()
+    let distance = lpips.distance(x, Tensor.randomUniform([1, 3, 64, 64], in: -1...1, seed: 2))
+    XCTAssertEqual(distance.scalars, [0])
+    XCTAssertTrue(gradients(of: distance.sum(), wrt: [x])[0].scalars.allSatisfy(\.isFinite))
+  }
+
   func testParameterNamesFollowLPIPS() {
     let names = LPIPS(trunk: .vgg).namedParameters.map(\.name)
     XCTAssertEqual(names.count, 13 * 2 + 5)

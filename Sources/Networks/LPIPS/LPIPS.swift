@@ -64,9 +64,12 @@ public struct LPIPS: Layer, Sendable {
     return (x - Tensor(shift, shape: [1, 3, 1, 1])) / Tensor(scale, shape: [1, 3, 1, 1])
   }
 
-  /// Channel-wise unit normalization, `x / (‖x‖₂ over channels + 1e-10)`.
+  /// Channel-wise unit normalization, lpips's `x / (‖x‖₂ over channels + 1e-10)`, computed as
+  /// `x · (‖x‖² + 1e-20)^(-1/2)`: the same to float32 precision wherever ‖x‖ ≫ 1e-10, finite
+  /// with a finite gradient at ‖x‖ = 0 (where the reference's gradient is NaN), and its backward
+  /// pass keeps no feature-sized tensor beyond `x` itself.
   static func unitNormalized(_ x: Tensor) -> Tensor {
-    x / (x.squared().sum(axis: 1, keepDims: true).sqrt() + 1e-10)
+    x * (x.squared().sum(axis: 1, keepDims: true) + 1e-20).rsqrt()
   }
 
   /// The distance of each pair, [N]. Gradients flow to whichever image requires them.

@@ -30,6 +30,7 @@ let package = Package(
     .target(name: "Tensors", dependencies: ["CBLAS"]),
     .target(name: "Networks", dependencies: ["Tensors"]),
     .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"]),
+    .target(name: "Dubbing", dependencies: ["Tensors", "Networks", "Media"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "Farm", dependencies: [
       "ZeroMQ",
@@ -38,7 +39,7 @@ let package = Package(
       .product(name: "Logging", package: "swift-log"),
     ]),
     .executableTarget(name: "redub", dependencies: [
-      "Tensors", "Networks", "Media", "ZeroMQ", "Farm",
+      "Tensors", "Networks", "Media", "Dubbing", "ZeroMQ", "Farm",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -47,9 +48,10 @@ let package = Package(
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DubbingTests", dependencies: ["Dubbing"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm"]),
-    .testTarget(name: "RedubCLITests", dependencies: []),
+    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -13,8 +13,13 @@ final class CLITests: XCTestCase {
   }
 
   func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    try Self.redub(arguments, environment: environment)
+  }
+
+  /// Runs `redub` with the arguments; standard output and error together.
+  static func redub(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = Self.executable
+    process.executableURL = executable
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let pipe = Pipe()

@@ -14,18 +14,7 @@ final class MediaToolsTests: XCTestCase {
 
   func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-  func redub(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = CLITests.executable
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-  }
+  func redub(_ arguments: [String]) throws -> (status: Int32, output: String) { try CLITests.redub(arguments) }
 
   /// A 16-bit mono WAV file of a 440 Hz tone.
   func writeTone(_ name: String, seconds: Double, rate: Int = 16000) throws -> String {

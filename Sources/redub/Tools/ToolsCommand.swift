@@ -1,10 +1,11 @@
 import ArgumentParser
+import Foundation
 
 struct ToolsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tools",
     abstract: "Run single parts of redub on files: networks, media probes, features.",
-    subcommands: [NetworkToolCommand.self, ProbeTool.self, MFCCTool.self, RemuxTool.self])
+    subcommands: [NetworkToolCommand.self, LandmarksTool.self, ProbeTool.self, MFCCTool.self, RemuxTool.self])
 }
 
 /// `redub tools network KIND --weights W --inputs IN --output OUT`: runs one network on the
@@ -26,4 +27,13 @@ struct NetworkToolFiles: ParsableArguments {
 
   @Option(help: ArgumentHelp("Where to write the output tensors (safetensors).", valueName: "file"))
   var output: String
+}
+
+/// Loads a network's weights, naming the file and the network when that fails.
+func loadWeights<Network>(_ network: String, from path: String, _ load: (URL) throws -> Network) throws -> Network {
+  do {
+    return try load(URL(fileURLWithPath: path))
+  } catch {
+    throw ValidationError("cannot load \(network) weights from \(path): \(error)")
+  }
 }

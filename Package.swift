@@ -48,7 +48,7 @@ let package = Package(
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DubbingTests", dependencies: ["Dubbing"]),
+    .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm"]),
     .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors"]),

@@ -1,6 +1,6 @@
 /// One LSTM layer with PyTorch's parameter names and gate order (input, forget, cell, output),
 /// built from the engine's differentiable ops so gradients come for free.
-public struct LSTM: Layer {
+public struct LSTM: Layer, Sendable {
   public let inputSize: Int
   public let hiddenSize: Int
   public let weightIH: Parameter  // [4H, I]

@@ -51,7 +51,7 @@ let package = Package(
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm"]),
-    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors"]),
+    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -38,6 +38,7 @@ final class AudioToLandmarksTests: XCTestCase {
     print("held out (\(dataset.validation.count) clips, trained in \(elapsed)): \(heldOut)")
     XCTAssertLessThan(heldOut.landmarkError, 0.5 * heldOut.meanFaceError, "\(heldOut)")
     XCTAssertGreaterThan(heldOut.emotionAccuracy, 0.6, "chance is 0.25: \(heldOut)")
+    XCTAssertLessThan(heldOut.alignedPixelError, 0.6 * heldOut.poseGivingPixelError, "\(heldOut)")
 
     // Alignment: a face from one clip aligned to another clip's frame takes that frame's pose.
     let front = dataset.validation.first { $0.angle == "front" }!, side = dataset.validation.first { $0.angle == "side" && $0.speaker == front.speaker }!
@@ -73,6 +74,23 @@ final class AudioToLandmarksTests: XCTestCase {
       return Tensor.matmul(weights, vv).squared().sum()
     }
     XCTAssertLessThan(parameterCheck.worst, 1e-2, "\(parameterCheck)")
+
+    // The predictor (LSTM inside) and the alignment network, to their inputs.
+    let predictor = LandmarkPredictor(configuration: configuration, seed: 4)
+    for layer in predictor.head.layers { layer.weight.value = .randomNormal(layer.weight.shape, standardDeviation: 0.3, seed: 9) }
+    let content = Tensor.randomNormal([2, 4, 3], seed: 5), emotion = Tensor.randomNormal([2, 2], seed: 6)
+    let reference = Tensor.randomNormal([2, 68, 2], seed: 7)
+    let predictorCheck = check.run([content, emotion]) {
+      predictor(content: $0[0], emotion: $0[1], reference: reference).squared().mean()
+    }
+    XCTAssertLessThan(predictorCheck.worst, 1e-2, "\(predictorCheck)")
+    let alignment = PoseAlignment(configuration: configuration, seed: 8)
+    let last = alignment.output.layers[1]
+    last.weight.value = .randomNormal(last.weight.shape, standardDeviation: 0.3, seed: 10)
+    let alignmentCheck = check.run([Tensor.randomNormal([2, 68, 2], seed: 11), Tensor.randomNormal([2, 68, 2], seed: 12)]) {
+      alignment(predicted: $0[0], pose: $0[1]).squared().mean()
+    }
+    XCTAssertLessThan(alignmentCheck.worst, 1e-2, "\(alignmentCheck)")
   }
 
   func testModelSavesAndLoadsStrictly() throws {

@@ -78,4 +78,53 @@ final class LandmarksToolTests: XCTestCase {
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("cannot load S3FD weights from \(fan)"), output)
   }
+
+  /// scripts/prepare_dataset on a MEAD-shaped tree: one clip folder per video with its
+  /// landmarks and a clip.json naming the audio, emotion, speaker, sentence and angle.
+  func testPrepareDatasetReadsMEADLayout() throws {
+    let root = directory.appendingPathComponent("MEAD")
+    let videoFolder = root.appendingPathComponent("M003/video/front/happy/level_1")
+    let audioFolder = root.appendingPathComponent("M003/audio/happy/level_1")
+    try FileManager.default.createDirectory(at: videoFolder, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: audioFolder, withIntermediateDirectories: true)
+    var (status, output) = try redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96", "--crop-size", "64",
+                                      "--min-time", "0.01", "--keep", videoFolder.appendingPathComponent("001.mp4").path])
+    XCTAssertEqual(status, 0, output)
+    try Data("not really audio".utf8).write(to: audioFolder.appendingPathComponent("001.m4a"))
+    let fan = path("fan.safetensors")
+    try SafeTensors.write(FAN(modules: 1).stateDictionary(), to: URL(fileURLWithPath: fan))
+    let detector = try writeDetector("faces.safetensors", faces: true)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("scripts/prepare_dataset")
+    let out = directory.appendingPathComponent("data")
+    func prepare() throws -> (Int32, String) {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/bin/bash")
+      process.arguments = [script.path, "--detector", detector, "--fan", fan, "--out", out.path, "--mead", root.path,
+                           "--validation-speakers", "M003", "--redub", CLITests.executable.path]
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      process.standardError = pipe
+      try process.run()
+      let data = pipe.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+    (status, output) = try prepare()
+    XCTAssertEqual(status, 0, output)
+    let clip = out.appendingPathComponent("M003_front_happy_level_1_001")
+    let description = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: clip.appendingPathComponent("clip.json"))) as? [String: String])
+    XCTAssertEqual(description["emotion"], "happy")
+    XCTAssertEqual(description["speaker"], "M003")
+    XCTAssertEqual(description["sentence"], "001")
+    XCTAssertEqual(description["angle"], "front")
+    XCTAssertEqual(description["split"], "validation")
+    XCTAssertEqual(description["audio"], audioFolder.appendingPathComponent("001.m4a").path)
+    XCTAssertEqual(try SafeTensorsFile(contentsOf: clip.appendingPathComponent("landmarks.safetensors")).tensor("landmarks").shape, [10, 68, 2])
+    // A second run finds the clip done and leaves it.
+    (status, output) = try prepare()
+    XCTAssertEqual(status, 0, output)
+    XCTAssertFalse(output.contains("prepare_dataset: M003"), output)
+    XCTAssertTrue(output.contains("1 clips in"), output)
+  }
 }

@@ -51,7 +51,7 @@ public struct AudioToLandmarksClip: Sendable {
 
   /// Frames without a face take the linear interpolation of the nearest frames with one (the
   /// nearest one at the ends). Nil when no frame has a face.
-  static func fillMissing(_ frames: [[SIMD2<Double>]], faceFound: [Bool]) -> [[SIMD2<Double>]]? {
+  public static func fillMissing(_ frames: [[SIMD2<Double>]], faceFound: [Bool]) -> [[SIMD2<Double>]]? {
     let found = faceFound.indices.filter { faceFound[$0] }
     guard let first = found.first, let last = found.last else { return nil }
     var out = frames

@@ -34,8 +34,10 @@ public struct AudioToLandmarksTrainer {
     public var trainingLoss: Double
     public var validationLoss: Double?
     public var terms: [String: Double]
-    public var clips: Int
+    /// Examples trained on: segments (disentangle, predict) or landmark frames (align).
+    public var examples: Int
     public var seconds: Double
+    public var unit: String { stage == .align ? "frames" : "segments" }
   }
 
   public let model: AudioToLandmarksModel
@@ -116,7 +118,7 @@ public struct AudioToLandmarksTrainer {
       let elapsed = ContinuousClock.now - start
       report(EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, trainingLoss: total / Double(max(steps, 1)),
                          validationLoss: validationLoss, terms: terms.mapValues { $0 / Double(max(steps, 1)) },
-                         clips: clips, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
+                         examples: clips, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
       try checkpoint(stage, epoch + 1)
     }
     if stage == .disentangle { computeEmotionPrototypes() }

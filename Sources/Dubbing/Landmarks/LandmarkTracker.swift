@@ -29,6 +29,12 @@ public struct TrackedLandmarks: Sendable, Equatable {
   public var source: LandmarkSource
   public var faceFound: Bool { source != .none }
 
+  public init(points: [SIMD2<Double>], scores: [Float], source: LandmarkSource) {
+    self.points = points
+    self.scores = scores
+    self.source = source
+  }
+
   public static let missing = TrackedLandmarks(
     points: Array(repeating: .zero, count: FAN.landmarkCount), scores: Array(repeating: 0, count: FAN.landmarkCount),
     source: .none)

@@ -22,11 +22,14 @@ func fastestTime(minTime: Double, _ body: () -> Void) -> Double {
 struct BenchReport {
   let columns: [String]
   let json: Bool
+  /// Text width of columns wider than the default 10 characters.
+  let widths: [String: Int]
   private var printedHeader = false
 
-  init(columns: [String], json: Bool) {
+  init(columns: [String], json: Bool, widths: [String: Int] = [:]) {
     self.columns = columns
     self.json = json
+    self.widths = widths
   }
 
   mutating func add(_ values: [String: Any]) {
@@ -52,5 +55,5 @@ struct BenchReport {
     fflush(nil)  // flush every stream: rows appear as they are measured
   }
 
-  private func width(_ column: String) -> Int { max(column.count, 10) }
+  private func width(_ column: String) -> Int { max(column.count, 10, widths[column] ?? 0) }
 }

@@ -1,16 +1,14 @@
 import Foundation
 import Tensors
 
-@testable import Dubbing
-
 /// Speech-like audio whose mouth motion is known: syllables of five vowels synthesized from a
 /// glottal pulse train through two formant resonators, with the face's 68 landmarks driven by
 /// a fixed rule (mouth opening from the vowel and the loudness, mouth width from the vowel's
 /// rounding, brows and mouth corners from the emotion) and put in a head pose per clip and frame.
-struct SyntheticSpeechCorpus {
-  static let sampleRate = 16_000
-  static let fps = 25.0
-  static let emotions = ["neutral", "happy", "sad", "angry"]
+public struct SyntheticSpeechCorpus {
+  public static let sampleRate = 16_000
+  public static let fps = 25.0
+  public static let emotions = ["neutral", "happy", "sad", "angry"]
 
   struct Vowel { let f1: Double, f2: Double, opening: Double, width: Double }
   static let vowels = [
@@ -40,13 +38,13 @@ struct SyntheticSpeechCorpus {
     return Sentence(syllables: (0..<count).map { _ in (Int.random(in: 0..<5, using: &g), Double.random(in: 0.12...0.26, using: &g)) })
   }
 
-  struct Clip {
-    var samples: [Float]
-    var landmarks: [[SIMD2<Double>]]
-    var emotion: String
-    var speaker: String
-    var sentence: String
-    var angle: String
+  public struct Clip {
+    public var samples: [Float]
+    public var landmarks: [[SIMD2<Double>]]
+    public var emotion: String
+    public var speaker: String
+    public var sentence: String
+    public var angle: String
   }
 
   /// Mouth opening, width and loudness at time `t` (seconds) of a sentence spoken with `voice`.
@@ -172,14 +170,15 @@ struct SyntheticSpeechCorpus {
       var points = face(opening: opening, width: width, smile: voice.smile, brows: voice.brows, speaker: speaker)
       if angle == 1 { points = points.map { SIMD2($0.x * 0.8, $0.y) } }  // a camera to the side: the face foreshortened
       let roll = 0.05 * sin(motionRate * t * 2 * Double.pi + motionPhase) + (angle == 1 ? 0.1 : 0)
-      let pose = Similarity2D(scale: 60 * (1 + 0.03 * sin(t * 1.7 + motionPhase)), angle: roll,
-                              translation: SIMD2(160 + 6 * sin(t * 1.1 + motionPhase) + (angle == 1 ? 40 : 0), 120 + 4 * cos(t * 0.9)))
-      return points.map(pose.apply)
+      let scale = 60 * (1 + 0.03 * sin(t * 1.7 + motionPhase))
+      let shift = SIMD2(160 + 6 * sin(t * 1.1 + motionPhase) + (angle == 1 ? 40 : 0), 120 + 4 * cos(t * 0.9))
+      let (c, s) = (cos(roll), sin(roll))
+      return points.map { scale * SIMD2(c * $0.x - s * $0.y, s * $0.x + c * $0.y) + shift }
     }
   }
 
   /// Clips for every speaker × sentence × emotion × angle.
-  static func make(speakers: Int = 2, sentences: Int = 6, angles: Int = 2) -> [Clip] {
+  public static func make(speakers: Int = 2, sentences: Int = 6, angles: Int = 2) -> [Clip] {
     var clips: [Clip] = []
     for sentenceIndex in 0..<sentences {
       let s = sentence(UInt64(1000 + sentenceIndex))
@@ -201,18 +200,8 @@ struct SyntheticSpeechCorpus {
     return clips
   }
 
-  /// The training form: MFCC windows per frame; sentence `heldOut` is validation.
-  static func dataset(_ clips: [Clip], heldOutSentence: String) throws -> AudioToLandmarksDataset {
-    try AudioToLandmarksDataset(clips: clips.enumerated().map { i, c in
-      let windows = SpeechInput.windows(c.samples, frames: c.landmarks.count, fps: fps)
-      return try AudioToLandmarksClip(
-        name: "clip\(i)", windows: windows, landmarks: c.landmarks, faceFound: Array(repeating: true, count: c.landmarks.count),
-        emotion: c.emotion, speaker: c.speaker, sentence: c.sentence, angle: c.angle, isValidation: c.sentence == heldOutSentence)
-    })
-  }
-
   /// A 16-bit mono WAV file.
-  static func wav(_ samples: [Float], rate: Int = sampleRate) -> Data {
+  public static func wav(_ samples: [Float], rate: Int = sampleRate) -> Data {
     var data = Data()
     func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
     data.append(contentsOf: Array("RIFF".utf8)); append(UInt32(36 + 2 * samples.count))
@@ -221,5 +210,38 @@ struct SyntheticSpeechCorpus {
     data.append(contentsOf: Array("data".utf8)); append(UInt32(2 * samples.count))
     for s in samples { append(Int16(max(-1, min(1, s)) * 32767)) }
     return data
+  }
+
+  /// Writes the clips as a training folder (the layout `redub train audio2landmarks` reads):
+  /// one subfolder per clip with `audio.wav`, `landmarks.safetensors` and `clip.json`;
+  /// sentence `heldOutSentence` is the validation split.
+  public static func write(_ clips: [Clip], to folder: URL, heldOutSentence: String) throws {
+    for (i, clip) in clips.enumerated() {
+      let dir = folder.appendingPathComponent(String(format: "clip%03d", i))
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      try wav(clip.samples).write(to: dir.appendingPathComponent("audio.wav"))
+      try writeLandmarks(clip.landmarks, to: dir.appendingPathComponent("landmarks.safetensors"))
+      let description: [String: String] = [
+        "audio": "audio.wav", "landmarks": "landmarks.safetensors", "emotion": clip.emotion, "speaker": clip.speaker,
+        "sentence": clip.sentence, "angle": clip.angle, "split": clip.sentence == heldOutSentence ? "validation" : "train",
+      ]
+      try JSONSerialization.data(withJSONObject: description, options: [.sortedKeys]).write(to: dir.appendingPathComponent("clip.json"))
+    }
+  }
+
+  /// Landmarks in the file form of `redub tools landmarks` (every frame with a face unless
+  /// `missing` says otherwise).
+  public static func writeLandmarks(_ frames: [[SIMD2<Double>]], missing: Set<Int> = [], to url: URL) throws {
+    let n = frames.count
+    var points: [Float] = []
+    for (t, frame) in frames.enumerated() {
+      for p in frame { points += missing.contains(t) ? [0, 0] : [Float(p.x), Float(p.y)] }
+    }
+    try SafeTensors.write([
+      "landmarks": Tensor(points, shape: [n, 68, 2]),
+      "face_found": Tensor((0..<n).map { missing.contains($0) ? 0 : 1 }, shape: [n]),
+      "landmark_scores": Tensor(repeating: 0.9, shape: [n, 68]),
+      "source": Tensor((0..<n).map { missing.contains($0) ? 0 : 2 }, shape: [n]),
+    ], metadata: ["width": "320", "height": "240", "frame_rate": String(fps), "format": "redub.landmarks.v1"], to: url)
   }
 }

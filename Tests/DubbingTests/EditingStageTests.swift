@@ -167,4 +167,34 @@ final class EditingStageTests: XCTestCase {
     XCTAssertNotEqual(after["convs.0.conv.weight"]?.scalars, before["convs.0.conv.weight"]?.scalars, "synthesis weights move")
     XCTAssertEqual(after["style.1.weight"]?.scalars, before["style.1.weight"]?.scalars, "the mapping network stays")
   }
+
+  func testStitchingMeetsTheOriginalOnTheBandAndLeavesTheSharedGenerator() {
+    let (generator, critics) = tinyModels()
+    _ = critics
+    let c = generator.configuration
+    let latent = generator.map(Tensor.randomNormal([1, c.styleDim], seed: 21)).unsqueezed(at: 1)
+      .broadcast(to: [1, c.latentCount, c.styleDim]).detached()
+    let original = Tensor.randomUniform([1, 3, 32, 32], in: -1...1, seed: 22)
+    // A face disc in the middle of the crop.
+    let disc = Tensor((0..<(32 * 32)).map { i -> Float in
+      let (x, y) = (Double(i % 32) - 15.5, Double(i / 32) - 15.5)
+      return x * x + y * y < 100 ? 1 : 0
+    }, shape: [32, 32])
+    var settings = StitchingTuning.Settings()
+    settings.steps = 15
+    settings.learningRate = 1e-2
+    let stitching = StitchingTuning(generator: generator, settings: settings)
+    let masks = stitching.masks(faceMask: disc)
+    XCTAssertEqual(masks.face.scalars.reduce(0, +), disc.scalars.reduce(0, +))
+    let band = masks.band.scalars
+    XCTAssertEqual(band[0], 1, "the crop's corner is on the edge band")
+    XCTAssertEqual(band[16 * 32 + 16], 0, "the face's centre is not")
+    XCTAssertEqual(band[16 * 32 + 16 + 10], 1, "just outside the disc is")
+    let before = generator.stateDictionary().mapValues(\.scalars)
+    var history: [LossTerms] = []
+    let stitched = stitching.stitch(original: original, latent: latent, masks: masks) { history.append($1); return true }
+    XCTAssertEqual(stitched.shape, [1, 3, 32, 32])
+    XCTAssertLessThan(history.last!.values["boundary"]!, history.first!.values["boundary"]!)
+    XCTAssertEqual(generator.stateDictionary().mapValues(\.scalars), before, "the shared generator is unchanged")
+  }
 }

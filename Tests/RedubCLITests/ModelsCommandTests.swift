@@ -1,0 +1,35 @@
+import Foundation
+import XCTest
+
+/// `redub models demo` and `redub models check` as an operator runs them.
+final class ModelsCommandTests: XCTestCase {
+  func testDemoSetChecksAndMissingOrBrokenFilesAreNamed() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-models-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var (status, output) = try CLITests.redub(["models", "demo", folder.path])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("not a real model"), output)
+    (status, output) = try CLITests.redub(["models", "check", folder.path])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("StyleGAN2 64², style 64"), output)
+    XCTAssertTrue(output.contains("e4e.safetensors              missing: inversion by optimization"), output)
+
+    // The same seed writes the same generator.
+    let again = folder.appendingPathComponent("again")
+    (status, output) = try CLITests.redub(["models", "demo", again.path])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("stylegan2.safetensors")),
+                   try Data(contentsOf: again.appendingPathComponent("stylegan2.safetensors")))
+
+    try FileManager.default.removeItem(at: folder.appendingPathComponent("fan.safetensors"))
+    try Data("garbage".utf8).write(to: folder.appendingPathComponent("bisenet.safetensors"))
+    (status, output) = try CLITests.redub(["models", "check", folder.path])
+    XCTAssertEqual(status, 1, output)
+    XCTAssertTrue(output.contains("missing (required): scripts/convert_checkpoints.py fan"), output)
+    XCTAssertTrue(output.contains("bisenet.safetensors          does not load"), output)
+    XCTAssertTrue(output.contains("not usable: fan.safetensors, bisenet.safetensors"), output)
+    (status, output) = try CLITests.redub(["models", "check", folder.appendingPathComponent("nope").path])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("is not a folder"), output)
+  }
+}

@@ -151,17 +151,25 @@ public struct PivotalTuning {
   public func tune(frames: Tensor, pivots: Tensor, progress: (Int, LossTerms) -> Bool = { _, _ in true }) {
     let n = frames.shape[0]
     let (frames, pivots) = (frames.detached(), pivots.detached())
+    try! tune(batch: { step in
+      let start = (step * settings.batchSize) % n
+      let rows = (0..<min(settings.batchSize, n)).map { (start + $0) % n }
+      return (frames.gatherRows(rows), pivots.gatherRows(rows))
+    }, progress: progress)
+  }
+
+  /// The same with each step's (frames, pivots) batch read by `batch` (step index from 0), so a
+  /// long clip's crops need not be in memory together.
+  public func tune(batch: (Int) throws -> (frames: Tensor, pivots: Tensor), progress: (Int, LossTerms) -> Bool = { _, _ in true }) throws {
     let trainable = generator.synthesisParameters
     var adam = Adam(learningRate: settings.learningRate)
     let mapping = generator.parameters.filter { p in !trainable.contains { $0 === p } }
-    withFrozen(mapping) {
+    try withFrozen(mapping) {
       for step in 0..<settings.steps {
-        let start = (step * settings.batchSize) % n
-        let rows = (0..<min(settings.batchSize, n)).map { (start + $0) % n }
-        let target = frames.gatherRows(rows), w = pivots.gatherRows(rows)
-        let images = generator.synthesize(w)
-        let perceptual = critics.perceptual(images, target)
-        let l2 = (images - target).squared().mean()
+        let (target, w) = try batch(step)
+        let images = generator.synthesize(w.detached())
+        let perceptual = critics.perceptual(images, target.detached())
+        let l2 = (images - target.detached()).squared().mean()
         let loss = perceptual + l2 * settings.l2Weight
         loss.backward()
         adam.step(trainable)

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Everything that decides an edit's result besides its inputs; the paper's settings are the
+/// defaults. Stored in the state folder so a resumed edit continues the same job.
+public struct EditSettings: Codable, Sendable, Equatable {
+  public var windowLength = 24
+  public var overlap = 4
+  public var blend = "linear"
+  /// Frames per invert / stitch task (and per crop file in the state folder).
+  public var chunkFrames = 16
+  public var invertSteps = 300
+  public var invertLearningRate: Float = 0.01
+  public var tuneSteps = 350
+  public var tuneLearningRate: Float = 3e-4
+  public var optimizeSteps = 300
+  public var optimizeLearningRate: Float = 1e-3
+  public var lpipsWeight: Float = 1
+  public var fanWeight: Float = 5e-3
+  public var smoothnessWeight: Float = 1e-4
+  public var stitchSteps = 100
+  public var stitchLearningRate: Float = 3e-4
+  /// FAN's input side (256 for the published FAN; 64 serves the demo set's tiny models).
+  public var fanInputSize = 256
+  /// `skip`: frames without a face stay unedited and are listed; `fail`: the edit stops.
+  public var onMissingFace = "skip"
+  public var emotion = "auto"
+  public var emotionStrength: Float = 1
+
+  public init() {}
+}
+
+/// The stages of an edit, in order.
+public enum EditStage: String, CaseIterable, Sendable, Codable {
+  case prepare, invert, tune, optimize, merge, stitch, composite
+}
+
+public enum EditError: Error, CustomStringConvertible, Equatable {
+  case missingFaces([Int])
+  case stateMismatch(String)
+  case noFace(String)
+
+  public var description: String {
+    switch self {
+    case .missingFaces(let frames):
+      "no face in \(frames.count) frame(s): \(LandmarkTrackError.ranges(frames)) (--on-missing-face skip leaves them unedited)"
+    case .stateMismatch(let s): s
+    case .noFace(let s): s
+    }
+  }
+}

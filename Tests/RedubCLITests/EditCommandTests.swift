@@ -1,0 +1,74 @@
+import Foundation
+import Tensors
+import TestSupport
+import XCTest
+
+/// `redub edit` end to end on the demo model set, a short clip, synthetic landmarks (one frame
+/// without a face) and a synthetic dub: the video comes out with every frame, the clip's rate and
+/// the dub's audio; a resumed edit reruns nothing.
+final class EditCommandTests: XCTestCase {
+  func testEditRunsEveryStageAndResumesWithoutRerunning() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-edit-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { if ProcessInfo.processInfo.environment["REDUB_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: folder) } }
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    var (status, output) = try CLITests.redub(["models", "demo", path("models")])
+    XCTAssertEqual(status, 0, output)
+    (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
+                                           "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])
+    XCTAssertEqual(status, 0, output)
+    // The synthetic face scaled into the 128×96 frame; frame 7 has no face.
+    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
+    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
+    try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
+    try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
+
+    let arguments = ["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"), "--output", path("out.mp4"),
+                     "--landmarks", path("landmarks.safetensors"), "--state", path("state"), "--window", "4", "--overlap", "1",
+                     "--steps", "2", "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4",
+                     "--fan-input-size", "64", "--threads", "2"]
+    (status, output) = try CLITests.redub(arguments)
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("10 frames, 9 edited, no face (unedited) in 7"), output)
+    XCTAssertTrue(output.contains("these are the demo models"), output)
+    let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
+    let ran = try XCTUnwrap(report["ranSteps"] as? [String: Int])
+    XCTAssertEqual(ran["optimize"], 3, "windows of 4 frames overlapping by 1 over 9 frames")
+    XCTAssertEqual(ran["invert"], 3)
+    XCTAssertEqual(ran["composite"], 1)
+
+    (status, output) = try CLITests.redub(["tools", "probe", path("out.mp4"), "--json"])
+    XCTAssertEqual(status, 0, output)
+    let probe = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+    let video = try XCTUnwrap(probe["video"] as? [String: Any])
+    XCTAssertEqual(video["frames"] as? Int, 10)
+    XCTAssertEqual(video["fps"] as? Double, 25)
+    XCTAssertNotNil(probe["audio"], "the dub is muxed")
+    let first = try Data(contentsOf: URL(fileURLWithPath: path("out.mp4")))
+
+    // Resume a finished edit: nothing runs again, the output stays.
+    (status, output) = try CLITests.redub(["edit", "--resume", path("state")])
+    XCTAssertEqual(status, 0, output)
+    let again = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
+    XCTAssertEqual((again["ranSteps"] as? [String: Int]) ?? [:], [:])
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("out.mp4"))), first)
+
+    // Interrupted after optimize: remove the later stages' files; only they run again.
+    for stage in ["merge", "stitch", "composite"] { try FileManager.default.removeItem(atPath: path("state/\(stage)")) }
+    try FileManager.default.removeItem(atPath: path("state/optimize/window-0002.safetensors"))
+    (status, output) = try CLITests.redub(["edit", "--resume", path("state")])
+    XCTAssertEqual(status, 0, output)
+    let resumed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
+    XCTAssertEqual(resumed["ranSteps"] as? [String: Int], ["optimize": 1, "merge": 1, "stitch": 3, "composite": 1])
+
+    // Another job in the same state folder is refused; a missing network is named.
+    (status, output) = try CLITests.redub(arguments.map { $0 == "4" ? "5" : $0 })
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("holds the state of another edit"), output)
+    try FileManager.default.removeItem(atPath: path("models/bisenet.safetensors"))
+    (status, output) = try CLITests.redub(arguments.map { $0 == path("state") ? path("state2") : $0 })
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("has no bisenet.safetensors"), output)
+  }
+}

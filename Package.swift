@@ -31,6 +31,9 @@ let package = Package(
     .target(name: "Networks", dependencies: ["Tensors"]),
     .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim", "Tensors"]),
     .target(name: "Dubbing", dependencies: ["Tensors", "Networks", "Media"]),
+    // The demo's synthetic world (speech with known mouth motion, faces drawn from landmarks);
+    // only the CLI's demo and the tests use it.
+    .target(name: "DemoWorld", dependencies: ["Tensors", "Media"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "Farm", dependencies: [
       "ZeroMQ",
@@ -39,7 +42,7 @@ let package = Package(
       .product(name: "Logging", package: "swift-log"),
     ]),
     .executableTarget(name: "redub", dependencies: [
-      "Tensors", "Networks", "Media", "Dubbing", "ZeroMQ", "Farm",
+      "Tensors", "Networks", "Media", "Dubbing", "DemoWorld", "ZeroMQ", "Farm",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -48,10 +51,10 @@ let package = Package(
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "TestSupport"]),
+    .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm"]),
-    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "TestSupport"]),
+    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "DemoWorld"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import DemoWorld
 import Foundation
 import TestSupport
 

@@ -1,6 +1,6 @@
+import DemoWorld
 import Foundation
 import Tensors
-import TestSupport
 import XCTest
 
 /// `redub train audio2landmarks` and `redub tools audio2landmarks` as a user runs them, on a

@@ -1,6 +1,6 @@
+import DemoWorld
 import Foundation
 import Tensors
-import TestSupport
 import XCTest
 
 /// `redub edit` end to end on the demo model set, a short clip, synthetic landmarks (one frame
@@ -70,5 +70,29 @@ final class EditCommandTests: XCTestCase {
     (status, output) = try CLITests.redub(arguments.map { $0 == path("state") ? path("state2") : $0 })
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("has no bisenet.safetensors"), output)
+  }
+}
+
+/// `redub demo` at its smallest: every stage runs on the built-in data and a playable video
+/// with the dub comes out.
+final class DemoCommandTests: XCTestCase {
+  func testDemoRunsTheWholeJob() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-demo-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var (status, output) = try CLITests.redub(["demo", "--folder", folder.path, "--steps", "1"])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("Demo finished"), output)
+    XCTAssertTrue(output.contains("untrained"), output)
+    (status, output) = try CLITests.redub(["tools", "probe", folder.appendingPathComponent("output.mp4").path, "--json"])
+    XCTAssertEqual(status, 0, output)
+    let probe = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+    let clip = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try CLITests.redub(
+      ["tools", "probe", folder.appendingPathComponent("inputs/clip.mp4").path, "--json"]).output.utf8)) as? [String: Any])
+    XCTAssertEqual((probe["video"] as? [String: Any])?["frames"] as? Int, (clip["video"] as? [String: Any])?["frames"] as? Int)
+    XCTAssertEqual((probe["video"] as? [String: Any])?["fps"] as? Double, 25)
+    XCTAssertNotNil(probe["audio"])
+    let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("report.json"))) as? [String: Any])
+    XCTAssertEqual(Set((report["ranSteps"] as? [String: Int] ?? [:]).keys),
+                   ["prepare", "invert", "tune", "optimize", "merge", "stitch", "composite"])
   }
 }

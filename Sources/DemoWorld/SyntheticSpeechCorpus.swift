@@ -10,7 +10,7 @@ public struct SyntheticSpeechCorpus {
   public static let fps = 25.0
   public static let emotions = ["neutral", "happy", "sad", "angry"]
 
-  struct Vowel { let f1: Double, f2: Double, opening: Double, width: Double }
+  struct Vowel: Sendable { let f1: Double, f2: Double, opening: Double, width: Double }
   static let vowels = [
     Vowel(f1: 730, f2: 1090, opening: 1.0, width: 0.6),  // a
     Vowel(f1: 530, f2: 1840, opening: 0.6, width: 0.8),  // e
@@ -21,8 +21,8 @@ public struct SyntheticSpeechCorpus {
 
   /// Pitch, spectral tilt (first-order pre-emphasis, + bright / − dull), loudness and breath
   /// noise of each emotion, and its face: mouth-corner lift and brow lift.
-  struct Voice { let pitch: Double, tilt: Double, loudness: Double, noise: Double, smile: Double, brows: Double }
-  static let voices: [String: Voice] = [
+  public struct Voice: Sendable { let pitch: Double, tilt: Double, loudness: Double, noise: Double, smile: Double, brows: Double }
+  public static let voices: [String: Voice] = [
     "neutral": Voice(pitch: 120, tilt: 0, loudness: 0.5, noise: 0.01, smile: 0, brows: 0),
     "happy": Voice(pitch: 190, tilt: 0.9, loudness: 0.6, noise: 0.01, smile: 1, brows: 0.04),
     "sad": Voice(pitch: 95, tilt: -0.8, loudness: 0.3, noise: 0.005, smile: -0.8, brows: 0.06),
@@ -30,9 +30,9 @@ public struct SyntheticSpeechCorpus {
   ]
 
   /// A sentence: (vowel, seconds) syllables with short closures between them.
-  struct Sentence { let syllables: [(vowel: Int, seconds: Double)] }
+  public struct Sentence: Sendable { let syllables: [(vowel: Int, seconds: Double)] }
 
-  static func sentence(_ seed: UInt64) -> Sentence {
+  public static func sentence(_ seed: UInt64) -> Sentence {
     var g = SeededGenerator(seed: seed)
     let count = Int.random(in: 8...12, using: &g)
     return Sentence(syllables: (0..<count).map { _ in (Int.random(in: 0..<5, using: &g), Double.random(in: 0.12...0.26, using: &g)) })
@@ -63,7 +63,7 @@ public struct SyntheticSpeechCorpus {
 
   static func duration(_ s: Sentence) -> Double { 0.3 + s.syllables.reduce(0) { $0 + $1.seconds + 0.06 } }
 
-  static func audio(_ s: Sentence, voice: Voice, seed: UInt64) -> [Float] {
+  public static func audio(_ s: Sentence, voice: Voice, seed: UInt64) -> [Float] {
     var g = SeededGenerator(seed: seed)
     let n = Int(duration(s) * Double(sampleRate))
     var out = [Float](repeating: 0, count: n)
@@ -155,7 +155,7 @@ public struct SyntheticSpeechCorpus {
 
   /// Landmarks in pixels for each video frame: the face's articulation smoothed across frames
   /// (coarticulation), then the head pose of the camera angle and the frame.
-  static func landmarks(_ s: Sentence, voice: Voice, speaker: Int, angle: Int, seed: UInt64) -> [[SIMD2<Double>]] {
+  public static func landmarks(_ s: Sentence, voice: Voice, speaker: Int, angle: Int, seed: UInt64) -> [[SIMD2<Double>]] {
     var g = SeededGenerator(seed: seed)
     let frames = Int((duration(s) * fps).rounded())
     let (motionPhase, motionRate) = (Double.random(in: 0...6, using: &g), Double.random(in: 0.3...0.8, using: &g))
@@ -231,7 +231,8 @@ public struct SyntheticSpeechCorpus {
 
   /// Landmarks in the file form of `redub tools landmarks` (every frame with a face unless
   /// `missing` says otherwise).
-  public static func writeLandmarks(_ frames: [[SIMD2<Double>]], missing: Set<Int> = [], to url: URL) throws {
+  public static func writeLandmarks(_ frames: [[SIMD2<Double>]], missing: Set<Int> = [], to url: URL,
+                                    width: Int = 320, height: Int = 240) throws {
     let n = frames.count
     var points: [Float] = []
     for (t, frame) in frames.enumerated() {
@@ -242,6 +243,6 @@ public struct SyntheticSpeechCorpus {
       "face_found": Tensor((0..<n).map { missing.contains($0) ? 0 : 1 }, shape: [n]),
       "landmark_scores": Tensor(repeating: 0.9, shape: [n, 68]),
       "source": Tensor((0..<n).map { missing.contains($0) ? 0 : 2 }, shape: [n]),
-    ], metadata: ["width": "320", "height": "240", "frame_rate": String(fps), "format": "redub.landmarks.v1"], to: url)
+    ], metadata: ["width": String(width), "height": String(height), "frame_rate": String(fps), "format": "redub.landmarks.v1"], to: url)
   }
 }

@@ -10,6 +10,8 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   # PyTorch for the system interpreter: scripts/convert_checkpoints.py and its tests.
   python3-torch python3-numpy
+  # The tests of cluster/ and the scripts: shellcheck, and PyYAML to read the manifests.
+  shellcheck python3-yaml
 )
 
 missing=()

@@ -39,7 +39,8 @@ final class AudioToLandmarksTests: XCTestCase {
     print("held out (\(dataset.validation.count) clips, trained in \(elapsed)): \(heldOut)")
     XCTAssertLessThan(heldOut.landmarkError, 0.5 * heldOut.meanFaceError, "\(heldOut)")
     XCTAssertGreaterThan(heldOut.emotionAccuracy, 0.6, "chance is 0.25: \(heldOut)")
-    XCTAssertLessThan(heldOut.alignedPixelError, 0.6 * heldOut.poseGivingPixelError, "\(heldOut)")
+    // The alignment puts the faces where the clip's head is: far closer than ignoring its motion.
+    XCTAssertLessThan(heldOut.alignedPixelError, 0.5 * heldOut.unalignedPixelError, "\(heldOut)")
 
     // Alignment: a face from one clip aligned to another clip's frame takes that frame's pose.
     let front = dataset.validation.first { $0.angle == "front" }!, side = dataset.validation.first { $0.angle == "side" && $0.speaker == front.speaker }!

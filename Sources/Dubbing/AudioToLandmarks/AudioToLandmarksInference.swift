@@ -85,16 +85,19 @@ public struct AudioToLandmarksEvaluation: Sendable, CustomStringConvertible {
   public var alignedPixelError: Double
   /// The same for the pose-giving landmarks themselves (what not editing would leave).
   public var poseGivingPixelError: Double
+  /// The same for the predicted faces placed at the clip's mean face position and size, without
+  /// the alignment network (what ignoring the head's motion would give).
+  public var unalignedPixelError: Double
 
   public var description: String {
-    String(format: "landmark error %.4f (mean face %.4f, ratio %.2f), emotion accuracy %.0f%%, aligned error %.2f px (unedited %.2f px)",
+    String(format: "landmark error %.4f (mean face %.4f, ratio %.2f), emotion accuracy %.0f%%, aligned error %.2f px (unaligned %.2f px, unedited %.2f px)",
            landmarkError, meanFaceError, landmarkError / max(meanFaceError, 1e-12), emotionAccuracy * 100, alignedPixelError,
-           poseGivingPixelError)
+           unalignedPixelError, poseGivingPixelError)
   }
 
   public init(model: AudioToLandmarksModel, clips: [AudioToLandmarksClip]) {
     let inference = AudioToLandmarksInference(model: model)
-    var error = 0.0, meanError = 0.0, aligned = 0.0, unedited = 0.0, correct = 0, points = 0
+    var error = 0.0, meanError = 0.0, aligned = 0.0, unedited = 0.0, unaligned = 0.0, correct = 0, points = 0
     for clip in clips {
       let code = inference.emotionCode(windows: clip.windows)
       let probabilities = model.disentangler.classify(code).scalars
@@ -112,6 +115,7 @@ public struct AudioToLandmarksEvaluation: Sendable, CustomStringConvertible {
           meanError += simdLengthSquared(reference[k] - clip.canonical[t][k]).squareRoot()
           aligned += simdLengthSquared(target[t][k] - clip.landmarks[t][k]).squareRoot()
           unedited += simdLengthSquared(poseGiving[t][k] - clip.landmarks[t][k]).squareRoot()
+          unaligned += simdLengthSquared(p * clip.clipFrame.size + clip.clipFrame.center - clip.landmarks[t][k]).squareRoot()
           points += 1
         }
       }
@@ -121,6 +125,7 @@ public struct AudioToLandmarksEvaluation: Sendable, CustomStringConvertible {
     meanFaceError = meanError / n
     alignedPixelError = aligned / n
     poseGivingPixelError = unedited / n
+    unalignedPixelError = unaligned / n
     emotionAccuracy = Double(correct) / Double(max(clips.count, 1))
   }
 }

@@ -113,7 +113,7 @@ final class FarmProcessTests: XCTestCase {
     let limit = "100"
     #endif
     let data = DiagnosticTasks.pseudoRandomBytes(count: size, seed: 42)
-    let hash = SHA256.hex(of: data)
+    let hash = BlobHasher.hex(of: data)
     try data.write(to: farm.folder.url.appendingPathComponent("big.bin"))
     var spec = makeJob("big", count: 1, kind: HashTask.kind) { _ in Data() }
     spec.inputs = [.with { $0.name = "big"; $0.path = "big.bin" }]
@@ -136,7 +136,9 @@ final class FarmProcessTests: XCTestCase {
     let status = try client.wait(job, limit: .seconds(90))
     XCTAssertEqual(status.state, "done", status.error)
     let result = try XCTUnwrap(client.status(job, allTasks: true).tasks.first?.outputs.first)
-    let stored = try BlobStore(root: farm.state.appendingPathComponent("blobs")).data(for: result.sha256)
+    let artifacts = ArtifactStore(blobs: try BlobStore(root: farm.state.appendingPathComponent("blobs")),
+                                  store: try JobStore(path: farm.state.appendingPathComponent("farm.sqlite")))
+    let stored = try artifacts.data(for: result.sha256)
     XCTAssertEqual(String(decoding: stored, as: UTF8.self), hash)
     XCTAssertTrue(second.log.contains("resuming download of \(hash.prefix(12)) from offset"), second.log)
     XCTAssertTrue(farm.coordinator!.log.contains("resuming \(hash.prefix(12))"), farm.coordinator!.log)

@@ -16,7 +16,7 @@ public final class PartialBlob {
   private let file: URL
   private let handle: FileHandle
   private var reader: FileHandle?
-  private var hasher = SHA256()
+  private var hasher = BlobHasher()
 
   init(store: BlobStore, hash: String, size: UInt64, file: URL) throws(FarmError) {
     self.store = store

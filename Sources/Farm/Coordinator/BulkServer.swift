@@ -16,7 +16,9 @@ final class BulkServer {
     var size: UInt64
     var offset: UInt64
     var credit: UInt32
-    var handle: FileHandle
+    /// A file in the blob store, or nil for a small artifact kept in the database (`bytes`).
+    var handle: FileHandle?
+    var bytes: Data
     var lastActive: ContinuousClock.Instant
   }
 
@@ -126,7 +128,7 @@ final class BulkServer {
   }
 
   private func dropPeer(_ peer: Data) {
-    for key in downloads.keys where key.peer == peer { try? downloads[key]?.handle.close(); downloads[key] = nil }
+    for key in downloads.keys where key.peer == peer { try? downloads[key]?.handle?.close(); downloads[key] = nil }
     for key in uploads.keys where key.peer == peer { uploads[key] = nil }
   }
 
@@ -134,24 +136,37 @@ final class BulkServer {
 
   func startDownload(_ get: Redub_V1_BlobGet, peer: Data) {
     let key = Key(peer: peer, transfer: get.transferID)
-    guard BlobStore.isValidHash(get.sha256), let size = coordinator.blobs.size(of: get.sha256),
-          let url = try? coordinator.blobs.url(for: get.sha256), let handle = try? FileHandle(forReadingFrom: url)
-    else {
+    var handle: FileHandle?
+    var bytes: Data?
+    if BlobStore.isValidHash(get.sha256), let url = try? coordinator.blobs.url(for: get.sha256) {
+      handle = try? FileHandle(forReadingFrom: url)
+      // A small artifact lives in the database rather than as a file.
+      if handle == nil { bytes = (try? coordinator.artifacts.store.smallBlob(get.sha256)) ?? nil }
+    }
+    let size: UInt64
+    if let handle, let end = try? handle.seekToEnd() {
+      size = end
+    } else if let bytes {
+      size = UInt64(bytes.count)
+    } else {
+      try? handle?.close()
       fail(peer, get.transferID, "no blob \(get.sha256.prefix(64))")
       return
     }
     guard get.offset <= size else {
+      try? handle?.close()
       fail(peer, get.transferID, "offset \(get.offset) is past the blob's size \(size)")
       return
     }
     guard downloads.count < 4096 else {
+      try? handle?.close()
       fail(peer, get.transferID, "too many transfers; retry later")
       return
     }
     if get.offset > 0 { logger.info("bulk: resuming \(get.sha256.prefix(12)) for \(printable(peer)) from offset \(get.offset)") }
-    downloads[key]?.handle.closeFile()
+    try? downloads[key]?.handle?.close()
     downloads[key] = Download(hash: get.sha256, size: size, offset: get.offset, credit: min(get.credit, BulkServer.maxCredit),
-                              handle: handle, lastActive: clock.now)
+                              handle: handle, bytes: bytes ?? Data(), lastActive: clock.now)
     pump(key)
   }
 
@@ -168,9 +183,15 @@ final class BulkServer {
   private func pump(_ key: Key) {
     guard var download = downloads[key] else { return }
     do {
-      try download.handle.seek(toOffset: download.offset)
+      try download.handle?.seek(toOffset: download.offset)
       while download.credit > 0 {
-        let data = try download.handle.read(upToCount: Wire.chunkSize) ?? Data()
+        let data: Data
+        if let handle = download.handle {
+          data = try handle.read(upToCount: Wire.chunkSize) ?? Data()
+        } else {
+          let start = Int(download.offset)
+          data = download.bytes.subdata(in: start..<min(start + Wire.chunkSize, download.bytes.count))
+        }
         let last = download.offset + UInt64(data.count) >= download.size
         var chunk = Redub_V1_BlobChunk()
         chunk.transferID = key.transfer
@@ -178,20 +199,21 @@ final class BulkServer {
         chunk.data = data
         chunk.last = last
         guard send(key.peer, .blobChunk(chunk)) else {
-          try? download.handle.close()
+          try? download.handle?.close()
           downloads[key] = nil
           return
         }
         download.offset += UInt64(data.count)
         download.credit -= 1
         if last {
-          try? download.handle.close()
+          try? download.handle?.close()
           downloads[key] = nil
           return
         }
       }
       downloads[key] = download
     } catch {
+      try? download.handle?.close()
       downloads[key] = nil
       fail(key.peer, key.transfer, "cannot read blob \(download.hash): \(error.localizedDescription)")
     }
@@ -205,7 +227,7 @@ final class BulkServer {
       fail(peer, begin.transferID, "bad blob name")
       return
     }
-    if coordinator.blobs.size(of: begin.sha256) == begin.size {
+    if coordinator.artifacts.size(of: begin.sha256) == begin.size {
       _ = send(peer, .blobPutReady(.with { $0.transferID = begin.transferID; $0.offset = begin.size; $0.credit = 0 }))
       _ = send(peer, .blobPutDone(.with { $0.transferID = begin.transferID; $0.sha256 = begin.sha256 }))
       return
@@ -261,7 +283,7 @@ final class BulkServer {
   private func sweep() {
     lastSweep = clock.now
     for (key, download) in downloads where clock.now - download.lastActive > BulkServer.idleTimeout {
-      try? download.handle.close()
+      try? download.handle?.close()
       downloads[key] = nil
     }
     for (key, upload) in uploads where clock.now - upload.lastActive > BulkServer.idleTimeout {

@@ -39,6 +39,8 @@ public final class Coordinator: Sendable {
   public let configuration: CoordinatorConfiguration
   public let store: JobStore
   public let blobs: BlobStore
+  /// Every artifact by hash: `blobs` and the small ones kept in `store`.
+  public let artifacts: ArtifactStore
   /// Changes on every start; workers see a restart by it.
   public let instanceID = UUID().uuidString
   let context: ZMQContext
@@ -72,6 +74,7 @@ public final class Coordinator: Sendable {
     }
     store = try JobStore(path: configuration.stateDirectory.appendingPathComponent("farm.sqlite"))
     blobs = try BlobStore(root: configuration.stateDirectory.appendingPathComponent("blobs"))
+    artifacts = ArtifactStore(blobs: blobs, store: store)
     do { context = try ZMQContext(ioThreads: 2) } catch { throw FarmError.configuration("\(error)") }
   }
 

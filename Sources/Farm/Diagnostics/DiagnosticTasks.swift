@@ -85,7 +85,7 @@ public struct HashTask: FarmTask {
   public func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
     DiagnosticTasks.record("start", context)
     let data = try context.input("data")
-    var hasher = SHA256()
+    var hasher = BlobHasher()
     var offset = 0
     while offset < data.count {
       try context.checkCancellation()

@@ -636,7 +636,7 @@ final class WorkerLoop {
         ref.name = name
         ref.size = UInt64(data.count)
         if data.count <= Wire.inlineLimit {
-          ref.sha256 = SHA256.hex(of: data)
+          ref.sha256 = BlobHasher.hex(of: data)
           ref.inlineData = data
         } else {
           ref.sha256 = try cache.put(data)

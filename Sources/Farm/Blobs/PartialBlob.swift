@@ -78,18 +78,37 @@ public final class PartialBlob {
     guard offset + UInt64(data.count) <= size else {
       throw FarmError.transfer("chunk of \(hash.prefix(12)) runs past its size \(size)")
     }
-    do {
-      try handle.write(contentsOf: data)
-    } catch {
-      throw FarmError.io("cannot write \(file.path): \(error.localizedDescription)")
-    }
     // Hash in passing when caught up; otherwise `catchUp` reads it back in order.
-    if hashed == offset {
-      hasher.update(data)
-      hashed += UInt64(data.count)
+    let hashNow = hashed == offset
+    var writeError: (any Error)?
+    if hashNow && data.count >= PartialBlob.parallelHashBytes {
+      // Hash on a second core while this thread copies the chunk into the file: the two take
+      // about as long, and the receiving thread bounds a transfer's rate.
+      let handle = self.handle
+      let written = Slot<(any Error)?>(nil)
+      let chunkHasher = Slot(hasher)
+      DispatchQueue.concurrentPerform(iterations: 2) { part in
+        if part == 0 {
+          do { try handle.write(contentsOf: data) } catch { written.value = error }
+        } else {
+          chunkHasher.value.update(data)
+        }
+      }
+      writeError = written.value
+      if writeError == nil { hasher = chunkHasher.value }
+    } else {
+      do { try handle.write(contentsOf: data) } catch { writeError = error }
+      if hashNow && writeError == nil { hasher.update(data) }
     }
+    if let writeError {
+      throw FarmError.io("cannot write \(file.path): \(writeError.localizedDescription)")
+    }
+    if hashNow { hashed += UInt64(data.count) }
     offset += UInt64(data.count)
   }
+
+  /// Chunks at least this large are hashed on another thread while they are written.
+  static let parallelHashBytes = 256 << 10
 
   public var isComplete: Bool { offset == size }
 
@@ -112,4 +131,11 @@ public final class PartialBlob {
     try? reader?.close()
     try? FileManager.default.removeItem(at: file)
   }
+}
+
+/// A value one parallel iteration writes and the caller reads after they all returned
+/// (`concurrentPerform` returning orders the accesses).
+private final class Slot<Value>: @unchecked Sendable {
+  var value: Value
+  init(_ value: Value) { self.value = value }
 }

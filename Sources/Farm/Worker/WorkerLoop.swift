@@ -54,8 +54,9 @@ final class WorkerLoop {
   let clock = ContinuousClock()
   let cache: WorkerCache
   let pendingFolder: URL
-  let notifyEndpoint = "inproc://worker-compute-\(UUID().uuidString)"
-  let notify: ZMQSocket
+  let pendingFolderPath: String
+  /// Compute threads wake the I/O thread through it (an eventfd its poll watches).
+  let wakeup: Wakeup
   let events = EventQueue()
   let endpoints: (control: String, host: String)
 
@@ -91,18 +92,14 @@ final class WorkerLoop {
     cache = try WorkerCache(root: configuration.cacheDirectory.appendingPathComponent("blobs"),
                             limit: configuration.cacheLimitBytes)
     pendingFolder = configuration.cacheDirectory.appendingPathComponent("pending")
+    pendingFolderPath = pendingFolder.path
     heartbeatInterval = configuration.heartbeatInterval
     livenessIntervals = configuration.livenessIntervals
     backoff = configuration.reconnectInitial
     lastHeard = clock.now
     lastSent = clock.now
     nextConnect = clock.now
-    do {
-      notify = try ZMQSocket(worker.context, type: .pull)
-      try notify.bind(notifyEndpoint)
-    } catch {
-      throw FarmError.configuration("cannot create the compute channel: \(error)")
-    }
+    wakeup = try Wakeup()
     loadPendingResults()
   }
 
@@ -119,7 +116,7 @@ final class WorkerLoop {
       guard let control else { continue }
       var poller = ZMQPoller()
       poller.register(control)
-      poller.register(notify)
+      poller.register(fileDescriptor: wakeup.fileDescriptor)
       let bulk = self.bulk
       if let bulk { poller.register(bulk) }
       let ready: [ZMQPollEvents]
@@ -128,7 +125,7 @@ final class WorkerLoop {
       } catch {
         continue
       }
-      if ready[1].contains(.readable) { while (try? notify.receive(flags: .dontWait)) != nil {} }
+      if ready[1].contains(.readable) { wakeup.reset() }
       handleComputeEvents()
       // Handle what arrived, but come back to timers within 20 ms so heartbeats keep flowing.
       let budget = clock.now + .milliseconds(20)
@@ -556,16 +553,8 @@ final class WorkerLoop {
       if let url = try? cache.store.url(for: input.sha256) { files[input.name] = url }
     }
     let events = self.events
-    let endpoint = notifyEndpoint
-    let zmqContext = worker.context
-    let signal: @Sendable () -> Void = {
-      // A PUSH socket per call keeps sockets on the thread that uses them.
-      if let push = try? ZMQSocket(zmqContext, type: .push) {
-        try? push.set(.linger, 1000)
-        try? push.connect(endpoint)
-        try? push.send([1], flags: .dontWait)
-      }
-    }
+    let wakeup = self.wakeup
+    let signal: @Sendable () -> Void = { wakeup.signal() }
     let progressGate = Mutex<ContinuousClock.Instant?>(nil)
     let context = TaskContext(jobID: offer.jobID, taskKey: offer.taskKey, inputFiles: files) { progress in
       events.append(.progress(generation: generation, progress))
@@ -645,7 +634,7 @@ final class WorkerLoop {
         result.outputs.append(ref)
       }
       // Kept on disk until acknowledged, so a restarted worker still delivers it.
-      try result.serializedData().write(to: pendingFile(offer.taskID), options: .atomic)
+      try writePending(result)
     } catch {
       reportFailure("cannot keep the task's result: \(error)", retryable: true)
       return
@@ -808,16 +797,51 @@ final class WorkerLoop {
 
   // MARK: Pending results on disk
 
-  func pendingFile(_ taskID: UInt64) -> URL {
-    pendingFolder.appendingPathComponent("\(taskID).result")
+  func pendingPath(_ taskID: UInt64) -> String {
+    pendingFolderPath + "/\(taskID).result"
+  }
+
+  /// Writes a result's file atomically (a temporary file renamed into place) without fsync:
+  /// like the coordinator's database (WAL, synchronous = NORMAL) it survives a killed worker,
+  /// the failure model; a power cut may lose it, and then the lease expires and the task reruns.
+  func writePending(_ result: Redub_V1_TaskResult) throws {
+    let bytes: Data = try result.serializedData()
+    let path = pendingPath(result.taskID)
+    let temporary = path + ".partial"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FarmError.io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    var written = 0
+    let failure: Int32? = bytes.withUnsafeBytes { buffer in
+      while written < buffer.count {
+        let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          return errno
+        }
+        written += n
+      }
+      return nil
+    }
+    close(fd)
+    if let failure {
+      unlink(temporary)
+      throw FarmError.io("cannot write \(temporary): \(String(cString: strerror(failure)))")
+    }
+    guard rename(temporary, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      unlink(temporary)
+      throw FarmError.io("cannot rename \(temporary): \(reason)")
+    }
   }
 
   func removePending(_ taskID: UInt64) {
-    try? FileManager.default.removeItem(at: pendingFile(taskID))
+    unlink(pendingPath(taskID))
   }
 
   func loadPendingResults() {
     let files = (try? FileManager.default.contentsOfDirectory(at: pendingFolder, includingPropertiesForKeys: nil)) ?? []
+    // A file half written when the worker was killed never became a result.
+    for file in files where file.pathExtension == "partial" { try? FileManager.default.removeItem(at: file) }
     for file in files where file.pathExtension == "result" {
       guard let data = try? Data(contentsOf: file), let result = try? Redub_V1_TaskResult(serializedBytes: data) else {
         try? FileManager.default.removeItem(at: file)
@@ -838,5 +862,44 @@ final class EventQueue: Sendable {
       defer { queue.removeAll() }
       return queue
     }
+  }
+}
+
+/// Wakes the I/O thread from any thread: a non-blocking pipe whose read end its `zmq_poll`
+/// watches beside the sockets. Cheaper than a ZeroMQ socket per signal (a socket, a connect
+/// and a close each).
+final class Wakeup: Sendable {
+  /// The end to poll.
+  let fileDescriptor: Int32
+  private let writeEnd: Int32
+
+  init() throws(FarmError) {
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      throw FarmError.configuration("cannot create a pipe: \(String(cString: strerror(errno)))")
+    }
+    for end in ends {
+      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    }
+    fileDescriptor = ends[0]
+    writeEnd = ends[1]
+  }
+
+  deinit {
+    close(fileDescriptor)
+    close(writeEnd)
+  }
+
+  /// Makes the read end readable until `reset` (a full pipe is readable already).
+  func signal() {
+    var byte: UInt8 = 1
+    _ = write(writeEnd, &byte, 1)
+  }
+
+  /// Consumes every signal so far.
+  func reset() {
+    var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    while withUnsafeMutableBytes(of: &buffer, { read(fileDescriptor, $0.baseAddress, $0.count) }) > 0 {}
   }
 }

@@ -25,6 +25,9 @@ struct FarmBenchmark: ParsableCommand {
   @Option(help: "Blob size in MB for the transfer measurements.")
   var blobMb = 256
 
+  @Flag(help: "Keep the coordinator's state folder (its SQLite file has every lease's times) and print its path.")
+  var keepState = false
+
   func validate() throws {
     if workers < 1 || tasks < 1 || blobMb < 1 { throw ValidationError("--workers, --tasks and --blob-mb must be positive.") }
   }
@@ -32,7 +35,13 @@ struct FarmBenchmark: ParsableCommand {
   func run() throws {
     var report = BenchReport(columns: ["measure", "workers", "count", "seconds", "value", "unit"], json: options.json)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-bench-farm-\(UUID().uuidString.prefix(8))")
-    defer { try? FileManager.default.removeItem(at: folder) }
+    defer {
+      if keepState {
+        FileHandle.standardError.write(Data("state kept in \(folder.path)\n".utf8))
+      } else {
+        try? FileManager.default.removeItem(at: folder)
+      }
+    }
 
     var configuration = CoordinatorConfiguration(stateDirectory: folder.appendingPathComponent("state"), dataRoot: folder)
     configuration.controlEndpoint = "tcp://127.0.0.1:*"

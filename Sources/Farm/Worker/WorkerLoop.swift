@@ -53,8 +53,8 @@ final class WorkerLoop {
   let logger: Logger
   let clock = ContinuousClock()
   let cache: WorkerCache
-  let pendingFolder: URL
-  let pendingFolderPath: String
+  /// Results not yet acknowledged, on disk.
+  let pending: PendingResults
   /// Compute threads wake the I/O thread through it (an eventfd its poll watches).
   let wakeup: Wakeup
   let events = EventQueue()
@@ -91,8 +91,7 @@ final class WorkerLoop {
     endpoints = try configuration.endpoints()
     cache = try WorkerCache(root: configuration.cacheDirectory.appendingPathComponent("blobs"),
                             limit: configuration.cacheLimitBytes)
-    pendingFolder = configuration.cacheDirectory.appendingPathComponent("pending")
-    pendingFolderPath = pendingFolder.path
+    pending = try PendingResults(folder: configuration.cacheDirectory.appendingPathComponent("pending"))
     heartbeatInterval = configuration.heartbeatInterval
     livenessIntervals = configuration.livenessIntervals
     backoff = configuration.reconnectInitial
@@ -100,7 +99,10 @@ final class WorkerLoop {
     lastSent = clock.now
     nextConnect = clock.now
     wakeup = try Wakeup()
-    loadPendingResults()
+    unacknowledged = pending.loaded
+    for result in unacknowledged.values {
+      logger.info("holding the unacknowledged result of task \(result.taskID) epoch \(result.epoch)")
+    }
   }
 
   var liveness: Duration { heartbeatInterval * livenessIntervals }
@@ -634,7 +636,7 @@ final class WorkerLoop {
         result.outputs.append(ref)
       }
       // Kept on disk until acknowledged, so a restarted worker still delivers it.
-      try writePending(result)
+      try pending.add(result)
     } catch {
       reportFailure("cannot keep the task's result: \(error)", retryable: true)
       return
@@ -797,59 +799,8 @@ final class WorkerLoop {
 
   // MARK: Pending results on disk
 
-  func pendingPath(_ taskID: UInt64) -> String {
-    pendingFolderPath + "/\(taskID).result"
-  }
-
-  /// Writes a result's file atomically (a temporary file renamed into place) without fsync:
-  /// like the coordinator's database (WAL, synchronous = NORMAL) it survives a killed worker,
-  /// the failure model; a power cut may lose it, and then the lease expires and the task reruns.
-  func writePending(_ result: Redub_V1_TaskResult) throws {
-    let bytes: Data = try result.serializedData()
-    let path = pendingPath(result.taskID)
-    let temporary = path + ".partial"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw FarmError.io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    var written = 0
-    let failure: Int32? = bytes.withUnsafeBytes { buffer in
-      while written < buffer.count {
-        let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
-        if n < 0 {
-          if errno == EINTR { continue }
-          return errno
-        }
-        written += n
-      }
-      return nil
-    }
-    close(fd)
-    if let failure {
-      unlink(temporary)
-      throw FarmError.io("cannot write \(temporary): \(String(cString: strerror(failure)))")
-    }
-    guard rename(temporary, path) == 0 else {
-      let reason = String(cString: strerror(errno))
-      unlink(temporary)
-      throw FarmError.io("cannot rename \(temporary): \(reason)")
-    }
-  }
-
   func removePending(_ taskID: UInt64) {
-    unlink(pendingPath(taskID))
-  }
-
-  func loadPendingResults() {
-    let files = (try? FileManager.default.contentsOfDirectory(at: pendingFolder, includingPropertiesForKeys: nil)) ?? []
-    // A file half written when the worker was killed never became a result.
-    for file in files where file.pathExtension == "partial" { try? FileManager.default.removeItem(at: file) }
-    for file in files where file.pathExtension == "result" {
-      guard let data = try? Data(contentsOf: file), let result = try? Redub_V1_TaskResult(serializedBytes: data) else {
-        try? FileManager.default.removeItem(at: file)
-        continue
-      }
-      unacknowledged[result.taskID] = result
-      logger.info("holding the unacknowledged result of task \(result.taskID) epoch \(result.epoch)")
-    }
+    pending.remove(taskID)
   }
 }
 

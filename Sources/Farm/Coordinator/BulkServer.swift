@@ -6,8 +6,9 @@ import ZeroMQ
 /// ROUTER socket, with credit-based flow control (a sender never has more chunks in flight than
 /// the receiver granted), resumable from any offset, hash-checked on arrival.
 final class BulkServer {
-  /// Chunks a receiver may have in flight at most (8 MiB).
-  static let maxCredit: UInt32 = 8
+  /// Chunks a receiver may have in flight at most (16 MiB): enough to keep loopback and the
+  /// receiver's write busy through a scheduling hiccup on either side.
+  static let maxCredit: UInt32 = 16
   /// A transfer with no traffic for this long is dropped (its partial file stays for a resume).
   static let idleTimeout: Duration = .seconds(60)
 
@@ -256,13 +257,13 @@ final class BulkServer {
       return
     }
     do {
-      try upload.partial.append(chunk.data, at: chunk.offset)
-      uploads[key]?.lastActive = clock.now
-      if upload.partial.isComplete {
-        finishUpload(key)
-      } else {
+      // Credit first, so the worker sends on while this chunk is written and hashed.
+      if upload.partial.offset + UInt64(chunk.data.count) < upload.partial.size {
         _ = send(peer, .blobCredit(.with { $0.transferID = chunk.transferID; $0.credit = 1 }))
       }
+      try upload.partial.append(chunk.data, at: chunk.offset)
+      uploads[key]?.lastActive = clock.now
+      if upload.partial.isComplete { finishUpload(key) }
     } catch {
       uploads[key] = nil
       fail(peer, chunk.transferID, "\(error)")

@@ -696,6 +696,12 @@ final class WorkerLoop {
     switch envelope.body {
     case .blobChunk(let chunk):
       guard let download = downloads[chunk.transferID] else { return }
+      // Credit first, so the coordinator sends on while this chunk is written and hashed.
+      let final = chunk.last || download.partial.offset + UInt64(chunk.data.count) >= download.partial.size
+      if !final {
+        downloads[chunk.transferID]?.owed += 1
+        grantCredits(chunk.transferID)
+      }
       do {
         try download.partial.append(chunk.data, at: chunk.offset)
       } catch {
@@ -710,12 +716,7 @@ final class WorkerLoop {
         startFetching()
         return
       }
-      if download.partial.isComplete || chunk.last {
-        finishDownload(chunk.transferID)
-      } else {
-        downloads[chunk.transferID]?.owed += 1
-        grantCredits(chunk.transferID)
-      }
+      if download.partial.isComplete || chunk.last { finishDownload(chunk.transferID) }
     case .blobPutReady(let ready):
       guard var upload = uploads[ready.transferID] else { return }
       upload.offset = ready.offset

@@ -91,7 +91,7 @@ final class BulkServer {
   }
 
   func handle(_ frames: [Data], userID: String?) {
-    guard frames.count == 2 else {
+    guard frames.count == 2 || frames.count == 3 else {
       noteMalformed(frames.first ?? Data(), "\(frames.count) frames")
       return
     }
@@ -101,7 +101,7 @@ final class BulkServer {
       return
     }
     let envelope: Redub_V1_Envelope
-    do { envelope = try Wire.decode(frames[1]) } catch {
+    do { envelope = try Wire.decodeBulk(Array(frames.dropFirst())) } catch {
       noteMalformed(peer, "\(error)")
       return
     }
@@ -117,6 +117,15 @@ final class BulkServer {
   private func send(_ peer: Data, _ body: Redub_V1_Envelope.OneOf_Body) -> Bool {
     do {
       try socket.sendMultipart([peer, Wire.encode(body)], flags: .dontWait)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private func sendFrames(_ peer: Data, _ frames: [Data]) -> Bool {
+    do {
+      try socket.sendMultipart([peer] + frames, flags: .dontWait)
       return true
     } catch {
       return false
@@ -199,7 +208,7 @@ final class BulkServer {
         chunk.offset = download.offset
         chunk.data = data
         chunk.last = last
-        guard send(key.peer, .blobChunk(chunk)) else {
+        guard sendFrames(key.peer, Wire.chunkFrames(chunk)) else {
           try? download.handle?.close()
           downloads[key] = nil
           return

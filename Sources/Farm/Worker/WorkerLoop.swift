@@ -139,8 +139,8 @@ final class WorkerLoop {
       }
       if let bulk, ready.count > 2, ready[2].contains(.readable) {
         for _ in 0..<1000 where clock.now < budget {
-          guard let frame = try? bulk.receiveData(flags: .dontWait) else { break }
-          handleBulk(frame)
+          guard let frames = try? bulk.receiveMultipartData(flags: .dontWait) else { break }
+          handleBulk(frames)
         }
       }
       periodic()
@@ -251,6 +251,16 @@ final class WorkerLoop {
     guard let bulk else { return false }
     do {
       try bulk.send(Wire.encode(body), flags: .dontWait)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  func sendBulk(frames: [Data]) -> Bool {
+    guard let bulk else { return false }
+    do {
+      try bulk.sendMultipart(frames, flags: .dontWait)
       return true
     } catch {
       return false
@@ -690,8 +700,8 @@ final class WorkerLoop {
 
   // MARK: Bulk messages
 
-  func handleBulk(_ frame: Data) {
-    guard let envelope = try? Wire.decode(frame) else { return }
+  func handleBulk(_ frames: [Data]) {
+    guard let envelope = try? Wire.decodeBulk(frames) else { return }
     lastHeard = clock.now
     switch envelope.body {
     case .blobChunk(let chunk):
@@ -767,7 +777,7 @@ final class WorkerLoop {
       while upload.credit > 0 && upload.offset < upload.size {
         let data = try upload.handle.read(upToCount: Wire.chunkSize) ?? Data()
         guard !data.isEmpty else { break }
-        let sent = sendBulk(.blobChunk(.with {
+        let sent = sendBulk(frames: Wire.chunkFrames(.with {
           $0.transferID = transfer
           $0.offset = upload.offset
           $0.data = data

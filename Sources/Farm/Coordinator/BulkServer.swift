@@ -17,8 +17,9 @@ final class BulkServer {
     var size: UInt64
     var offset: UInt64
     var credit: UInt32
-    /// A file in the blob store, or nil for a small artifact kept in the database (`bytes`).
-    var handle: FileHandle?
+    /// The blob: its file in the blob store mapped into memory (chunks go to ZeroMQ straight
+    /// from the page cache, without a read into a buffer first), or a small artifact's bytes
+    /// from the database.
     var bytes: Data
     var lastActive: ContinuousClock.Instant
   }
@@ -138,7 +139,7 @@ final class BulkServer {
   }
 
   private func dropPeer(_ peer: Data) {
-    for key in downloads.keys where key.peer == peer { try? downloads[key]?.handle?.close(); downloads[key] = nil }
+    for key in downloads.keys where key.peer == peer { downloads[key] = nil }
     for key in uploads.keys where key.peer == peer { uploads[key] = nil }
   }
 
@@ -146,37 +147,28 @@ final class BulkServer {
 
   func startDownload(_ get: Redub_V1_BlobGet, peer: Data) {
     let key = Key(peer: peer, transfer: get.transferID)
-    var handle: FileHandle?
     var bytes: Data?
     if BlobStore.isValidHash(get.sha256), let url = try? coordinator.blobs.url(for: get.sha256) {
-      handle = try? FileHandle(forReadingFrom: url)
+      bytes = try? Data(contentsOf: url, options: .alwaysMapped)
       // A small artifact lives in the database rather than as a file.
-      if handle == nil { bytes = (try? coordinator.artifacts.store.smallBlob(get.sha256)) ?? nil }
+      if bytes == nil { bytes = (try? coordinator.artifacts.store.smallBlob(get.sha256)) ?? nil }
     }
-    let size: UInt64
-    if let handle, let end = try? handle.seekToEnd() {
-      size = end
-    } else if let bytes {
-      size = UInt64(bytes.count)
-    } else {
-      try? handle?.close()
+    guard let bytes else {
       fail(peer, get.transferID, "no blob \(get.sha256.prefix(64))")
       return
     }
+    let size = UInt64(bytes.count)
     guard get.offset <= size else {
-      try? handle?.close()
       fail(peer, get.transferID, "offset \(get.offset) is past the blob's size \(size)")
       return
     }
     guard downloads.count < 4096 else {
-      try? handle?.close()
       fail(peer, get.transferID, "too many transfers; retry later")
       return
     }
     if get.offset > 0 { logger.info("bulk: resuming \(get.sha256.prefix(12)) for \(printable(peer)) from offset \(get.offset)") }
-    try? downloads[key]?.handle?.close()
     downloads[key] = Download(hash: get.sha256, size: size, offset: get.offset, credit: min(get.credit, BulkServer.maxCredit),
-                              handle: handle, bytes: bytes ?? Data(), lastActive: clock.now)
+                              bytes: bytes, lastActive: clock.now)
     pump(key)
   }
 
@@ -192,41 +184,24 @@ final class BulkServer {
   /// Sends chunks while the receiver has credit; the last chunk ends the transfer.
   private func pump(_ key: Key) {
     guard var download = downloads[key] else { return }
-    do {
-      try download.handle?.seek(toOffset: download.offset)
-      while download.credit > 0 {
-        let data: Data
-        if let handle = download.handle {
-          data = try handle.read(upToCount: Wire.chunkSize) ?? Data()
-        } else {
-          let start = Int(download.offset)
-          data = download.bytes.subdata(in: start..<min(start + Wire.chunkSize, download.bytes.count))
-        }
-        let last = download.offset + UInt64(data.count) >= download.size
-        var chunk = Redub_V1_BlobChunk()
-        chunk.transferID = key.transfer
-        chunk.offset = download.offset
-        chunk.data = data
-        chunk.last = last
-        guard sendFrames(key.peer, Wire.chunkFrames(chunk)) else {
-          try? download.handle?.close()
-          downloads[key] = nil
-          return
-        }
-        download.offset += UInt64(data.count)
-        download.credit -= 1
-        if last {
-          try? download.handle?.close()
-          downloads[key] = nil
-          return
-        }
+    while download.credit > 0 {
+      let start = download.bytes.startIndex + Int(download.offset)
+      // A slice shares the mapping; ZeroMQ copies it once, from the page cache.
+      let data = download.bytes[start..<min(start + Wire.chunkSize, download.bytes.endIndex)]
+      let last = download.offset + UInt64(data.count) >= download.size
+      var chunk = Redub_V1_BlobChunk()
+      chunk.transferID = key.transfer
+      chunk.offset = download.offset
+      chunk.data = data
+      chunk.last = last
+      guard sendFrames(key.peer, Wire.chunkFrames(chunk)), !last else {
+        downloads[key] = nil
+        return
       }
-      downloads[key] = download
-    } catch {
-      try? download.handle?.close()
-      downloads[key] = nil
-      fail(key.peer, key.transfer, "cannot read blob \(download.hash): \(error.localizedDescription)")
+      download.offset += UInt64(data.count)
+      download.credit -= 1
     }
+    downloads[key] = download
   }
 
   // MARK: Uploads (worker -> coordinator)
@@ -293,7 +268,6 @@ final class BulkServer {
   private func sweep() {
     lastSweep = clock.now
     for (key, download) in downloads where clock.now - download.lastActive > BulkServer.idleTimeout {
-      try? download.handle?.close()
       downloads[key] = nil
     }
     for (key, upload) in uploads where clock.now - upload.lastActive > BulkServer.idleTimeout {

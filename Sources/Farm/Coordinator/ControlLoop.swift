@@ -107,10 +107,12 @@ final class ControlLoop {
           finishImports()
         }
         let start = clock.now
+        let cpuStart = ControlLoop.threadCPUNanoseconds()
         defer {
           let busy = clock.now - start
           coordinator.busyNanoseconds.add(
             Int(busy.components.seconds) * 1_000_000_000 + Int(busy.components.attoseconds / 1_000_000_000), ordering: .relaxed)
+          coordinator.busyCPUNanoseconds.add(ControlLoop.threadCPUNanoseconds() - cpuStart, ordering: .relaxed)
         }
         if ready[0].contains(.readable) { drainMessages() }
         periodic()
@@ -197,6 +199,13 @@ final class ControlLoop {
       }
     }
     offerToWaiting()
+  }
+
+  /// CPU time the calling thread has used.
+  static func threadCPUNanoseconds() -> Int {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return time.tv_sec * 1_000_000_000 + time.tv_nsec
   }
 
   private func noteMalformed(_ from: Data, _ detail: String) {

@@ -46,6 +46,7 @@ public final class Coordinator: Sendable {
   let context: ZMQContext
   let stopping = Atomic<Bool>(false)
   let busyNanoseconds = Atomic<Int>(0)
+  let busyCPUNanoseconds = Atomic<Int>(0)
   let malformed = Atomic<Int>(0)
   private let bound = Mutex<(control: String?, bulk: String?, error: String?)>((nil, nil, nil))
   private let running = Atomic<Int>(0)
@@ -164,6 +165,10 @@ public final class Coordinator: Sendable {
   /// Seconds the control thread spent handling messages and timers (not waiting): the
   /// coordinator's own cost, for the overhead benchmark.
   public var controlBusySeconds: Double { Double(busyNanoseconds.load(ordering: .relaxed)) * 1e-9 }
+
+  /// The CPU time of those spans: `controlBusySeconds` without the time the thread waited for a
+  /// core, which on a loaded machine is most of it.
+  public var controlBusyCPUSeconds: Double { Double(busyCPUNanoseconds.load(ordering: .relaxed)) * 1e-9 }
 
   /// Malformed or unexpected messages received on both sockets (each is logged, rate-limited).
   public var malformedMessages: Int { malformed.load(ordering: .relaxed) }

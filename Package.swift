@@ -14,6 +14,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+    // SHA-256 for content addressing: BoringSSL's code uses SHA-NI where the CPU has it.
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
   ],
   targets: [
     // C libraries, found through pkg-config (scripts/setup.sh installs them).
@@ -40,6 +42,7 @@ let package = Package(
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       .product(name: "GRDB", package: "GRDB.swift"),
       .product(name: "Logging", package: "swift-log"),
+      .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .executableTarget(name: "redub", dependencies: [
       "Tensors", "Networks", "Media", "Dubbing", "DemoWorld", "ZeroMQ", "Farm",

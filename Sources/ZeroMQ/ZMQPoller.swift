@@ -9,14 +9,22 @@ public struct ZMQPoller {
 
   public init() {}
 
-  /// The number of registered sockets.
-  public var count: Int { sockets.count }
+  /// The number of registered sockets and file descriptors.
+  public var count: Int { items.count }
 
   /// Adds `socket`; the returned index is its position in `poll`'s result.
   @discardableResult
   public mutating func register(_ socket: ZMQSocket, for events: ZMQPollEvents = .readable) -> Int {
     sockets.append(socket)
     items.append(zmq_pollitem_t(socket: socket.handle, fd: 0, events: events.rawValue, revents: 0))
+    return items.count - 1
+  }
+
+  /// Adds a plain file descriptor (a pipe, an eventfd) to wait on beside the sockets; the
+  /// returned index is its position in `poll`'s result.
+  @discardableResult
+  public mutating func register(fileDescriptor: Int32, for events: ZMQPollEvents = .readable) -> Int {
+    items.append(zmq_pollitem_t(socket: nil, fd: fileDescriptor, events: events.rawValue, revents: 0))
     return items.count - 1
   }
 

@@ -29,9 +29,10 @@ extension ZMQSocket {
       zmq_msg_init(message)
       defer { zmq_msg_close(message) }
       try check(zmq_msg_recv(message, handle, frameFlags.rawValue), "zmq_msg_recv")
-      frames.append(Data(bytes: zmq_msg_data(message), count: zmq_msg_size(message)))
       if value == nil, let text = zmq_msg_gets(message, property) { value = String(cString: text) }
-      if zmq_msg_more(message) == 0 { break }
+      let more = zmq_msg_more(message) != 0
+      frames.append(ZMQSocket.takeData(message))
+      if !more { break }
       frameFlags.remove(.dontWait)
     }
     return (frames, value)

@@ -33,9 +33,38 @@ extension ZMQSocket {
     try receiveFrame(flags) { Array($0) }.frame
   }
 
-  /// Receives one frame as `Data`.
+  /// Receives one frame as `Data` (a large frame without copying its bytes).
   public func receiveData(flags: ZMQFlags = []) throws(ZMQError) -> Data {
-    try receiveFrame(flags) { Data($0) }.frame
+    let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+    defer { message.deallocate() }
+    zmq_msg_init(message)
+    defer { zmq_msg_close(message) }
+    try check(zmq_msg_recv(message, handle, flags.rawValue), "zmq_msg_recv")
+    return ZMQSocket.takeData(message)
+  }
+
+  /// Frames at least this large are handed over without a copy (`takeData`).
+  static let zeroCopyBytes = 64 << 10
+
+  /// The message's bytes as `Data`, leaving `message` empty. A large message is not copied:
+  /// the `Data` keeps libzmq's buffer (in a message of its own, closed when the `Data` goes),
+  /// which saves a copy of every bulk chunk.
+  static func takeData(_ message: UnsafeMutablePointer<zmq_msg_t>) -> Data {
+    let size = zmq_msg_size(message)
+    guard size >= zeroCopyBytes else { return Data(bytes: zmq_msg_data(message), count: size) }
+    let kept = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+    zmq_msg_init(kept)
+    guard zmq_msg_move(kept, message) == 0, let bytes = zmq_msg_data(kept) else {
+      zmq_msg_close(kept)
+      kept.deallocate()
+      return Data(bytes: zmq_msg_data(message), count: size)
+    }
+    let address = UInt(bitPattern: kept)
+    return Data(bytesNoCopy: bytes, count: size, deallocator: .custom { _, _ in
+      let kept = UnsafeMutablePointer<zmq_msg_t>(bitPattern: address)!
+      zmq_msg_close(kept)
+      kept.deallocate()
+    })
   }
 
   /// Receives all frames of the next message.
@@ -45,7 +74,21 @@ extension ZMQSocket {
 
   /// Receives all frames of the next message as `Data`.
   public func receiveMultipartData(flags: ZMQFlags = []) throws(ZMQError) -> [Data] {
-    try receiveFrames(flags) { Data($0) }
+    let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+    defer { message.deallocate() }
+    var frames: [Data] = []
+    var frameFlags = flags
+    while true {
+      zmq_msg_init(message)
+      defer { zmq_msg_close(message) }
+      try check(zmq_msg_recv(message, handle, frameFlags.rawValue), "zmq_msg_recv")
+      let more = zmq_msg_more(message) != 0
+      frames.append(ZMQSocket.takeData(message))
+      if !more { break }
+      // The rest of a message arrives with its first frame, so only the first may wait or time out.
+      frameFlags.remove(.dontWait)
+    }
+    return frames
   }
 
   private func sendFrames(

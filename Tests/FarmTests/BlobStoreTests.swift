@@ -8,7 +8,7 @@ final class BlobStoreTests: XCTestCase {
     let store = try BlobStore(root: folder.url.appendingPathComponent("store"))
     let data = DiagnosticTasks.pseudoRandomBytes(count: 3000, seed: 1)
     let hash = try store.put(data)
-    XCTAssertEqual(hash, SHA256.hex(of: data))
+    XCTAssertEqual(hash, BlobHasher.hex(of: data))
     XCTAssertEqual(store.size(of: hash), 3000)
     XCTAssertEqual(try store.data(for: hash), data)
     XCTAssertEqual(try store.read(hash, offset: 1000, count: 10), data[1000..<1010])
@@ -16,7 +16,7 @@ final class BlobStoreTests: XCTestCase {
     let other = DiagnosticTasks.pseudoRandomBytes(count: 5_000_001, seed: 2)
     try other.write(to: file)
     let imported = try store.importFile(at: file)
-    XCTAssertEqual(imported.hash, SHA256.hex(of: other))
+    XCTAssertEqual(imported.hash, BlobHasher.hex(of: other))
     XCTAssertEqual(imported.size, 5_000_001)
     XCTAssertEqual(Set(store.allBlobs().map(\.hash)), [hash, imported.hash])
   }
@@ -34,7 +34,7 @@ final class BlobStoreTests: XCTestCase {
     let folder = TemporaryFolder("blobs")
     let store = try BlobStore(root: folder.url)
     let data = DiagnosticTasks.pseudoRandomBytes(count: 2_500_000, seed: 3)
-    let hash = SHA256.hex(of: data)
+    let hash = BlobHasher.hex(of: data)
     do {
       let partial = try store.receive(hash, size: UInt64(data.count))
       try partial.append(data[0..<1_000_000], at: 0)

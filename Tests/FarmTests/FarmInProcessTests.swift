@@ -21,7 +21,7 @@ final class FarmInProcessTests: XCTestCase {
     let detail = try client.status(job, allTasks: true)
     for task in detail.tasks {
       let index = Int(task.key.dropFirst(5))!
-      let value = try farm.coordinator.blobs.data(for: task.outputs[0].sha256)
+      let value = try farm.coordinator.artifacts.data(for: task.outputs[0].sha256)
       XCTAssertEqual(String(decoding: value, as: UTF8.self), String(index * 2))
     }
     // Work was spread: every worker ran some.

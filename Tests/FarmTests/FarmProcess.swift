@@ -107,9 +107,9 @@ final class ProcessFarm {
   func sums(_ job: String) throws -> [String: String] {
     var sums: [String: String] = [:]
     let store = try JobStore(path: state.appendingPathComponent("farm.sqlite"))
-    let blobs = try BlobStore(root: state.appendingPathComponent("blobs"))
+    let artifacts = ArtifactStore(blobs: try BlobStore(root: state.appendingPathComponent("blobs")), store: store)
     for output in try store.outputs(jobID: job) where output.name == "sum" {
-      sums[output.taskKey] = String(decoding: try blobs.data(for: output.sha256), as: UTF8.self)
+      sums[output.taskKey] = String(decoding: try artifacts.data(for: output.sha256), as: UTF8.self)
     }
     return sums
   }

@@ -56,6 +56,34 @@ final class FarmProcessTests: XCTestCase {
     for key in finishedBeforeKill { XCTAssertEqual(farm.starts(of: key), 1, "finished task \(key) was lost and ran again") }
   }
 
+  func testRestartedWorkerDeliversTheResultItKeptOnDisk() throws {
+    let farm = ProcessFarm()
+    try farm.startCoordinator()
+    let first = try farm.startWorker("keeper")
+    var client = try farm.client()
+    let job = try client.submit(sumJob("kept-result", count: 1, steps: 10, stepMilliseconds: 80))
+    XCTAssertTrue(try eventually(20) { try client.status(job).tasks.contains { $0.state == "leased" && $0.iteration >= 2 } })
+    // The coordinator dies; the worker finishes the task and keeps the unacknowledged result...
+    farm.coordinator!.signal(SIGKILL)
+    XCTAssertNotNil(farm.coordinator!.waitForExit(10))
+    let log = farm.folder.url.appendingPathComponent("cache-keeper/pending/results.log")
+    func logSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: log.path))?[.size] as? NSNumber)?.intValue ?? -1 }
+    XCTAssertTrue(eventually(20) { logSize() > 0 })
+    // ...then dies too, so the result lives only in its pending log.
+    first.signal(SIGKILL)
+    XCTAssertNotNil(first.waitForExit(10))
+    let second = try farm.startWorker("keeper")
+    XCTAssertTrue(eventually(20) { second.log.contains("holding the unacknowledged result of task") }, second.log)
+    // A long liveness keeps the restarted coordinator waiting for the lease's worker.
+    try farm.startCoordinator(extra: ["--liveness", "20"])
+    client = try farm.client()
+    let status = try client.wait(job, limit: .seconds(60))
+    XCTAssertEqual(status.state, "done", status.error)
+    XCTAssertEqual(try farm.sums(job), expectedSums(count: 1))
+    XCTAssertEqual(farm.starts(of: "task-0000"), 1, "the kept result was delivered, not computed again")
+    XCTAssertTrue(eventually(5) { logSize() == 0 }, "an acknowledged result leaves the log")
+  }
+
   func testStoppedWorkersStaleWorkIsRefused() throws {
     let farm = ProcessFarm()
     try farm.startCoordinator()
@@ -113,7 +141,7 @@ final class FarmProcessTests: XCTestCase {
     let limit = "100"
     #endif
     let data = DiagnosticTasks.pseudoRandomBytes(count: size, seed: 42)
-    let hash = SHA256.hex(of: data)
+    let hash = BlobHasher.hex(of: data)
     try data.write(to: farm.folder.url.appendingPathComponent("big.bin"))
     var spec = makeJob("big", count: 1, kind: HashTask.kind) { _ in Data() }
     spec.inputs = [.with { $0.name = "big"; $0.path = "big.bin" }]
@@ -136,7 +164,9 @@ final class FarmProcessTests: XCTestCase {
     let status = try client.wait(job, limit: .seconds(90))
     XCTAssertEqual(status.state, "done", status.error)
     let result = try XCTUnwrap(client.status(job, allTasks: true).tasks.first?.outputs.first)
-    let stored = try BlobStore(root: farm.state.appendingPathComponent("blobs")).data(for: result.sha256)
+    let artifacts = ArtifactStore(blobs: try BlobStore(root: farm.state.appendingPathComponent("blobs")),
+                                  store: try JobStore(path: farm.state.appendingPathComponent("farm.sqlite")))
+    let stored = try artifacts.data(for: result.sha256)
     XCTAssertEqual(String(decoding: stored, as: UTF8.self), hash)
     XCTAssertTrue(second.log.contains("resuming download of \(hash.prefix(12)) from offset"), second.log)
     XCTAssertTrue(farm.coordinator!.log.contains("resuming \(hash.prefix(12))"), farm.coordinator!.log)

@@ -1,4 +1,4 @@
-import Farm
+@testable import Farm
 import Foundation
 import XCTest
 
@@ -164,5 +164,71 @@ final class JobStoreTests: XCTestCase {
     }, inputs: [a, b])
     XCTAssertEqual(try store.leaseNextTask(worker: "has-b", kinds: ["k"], cached: [b.sha256], policy: policy)?.key, "needs-b")
     XCTAssertEqual(try store.leaseNextTask(worker: "has-none", kinds: ["k"], cached: [], policy: policy)?.key, "needs-a")
+  }
+
+  func testSmallBlobsCommitWithTheirResultAndSurviveReopening() throws {
+    let folder = TemporaryFolder("store")
+    let bytes = Data("1042".utf8)
+    let hash = BlobHasher.hex(of: bytes)
+    let empty = BlobHasher.hex(of: Data())
+    let job: String
+    do {
+      let store = try makeStore(folder)
+      job = try store.submit(.with { $0.tasks = [task("a")] }, inputs: [])
+      let lease = try XCTUnwrap(store.leaseNextTask(worker: "w", kinds: ["k"], cached: [], policy: policy))
+      // A stale result stores nothing, its bytes included.
+      guard case .stale = try store.complete(taskID: lease.taskID, epoch: lease.epoch + 1, worker: "w", outputs: [],
+                                             smallBlobs: [hash: bytes], metrics: [], seconds: 0) else { return XCTFail() }
+      XCTAssertNil(try store.smallBlob(hash))
+      let outputs = [StoredInput(name: "sum", sha256: hash, size: 4), StoredInput(name: "none", sha256: empty, size: 0)]
+      XCTAssertEqual(try store.complete(taskID: lease.taskID, epoch: lease.epoch, worker: "w", outputs: outputs,
+                                        smallBlobs: [hash: bytes, empty: Data()], metrics: [], seconds: 0),
+                     .accepted(finishedJob: job))
+    }
+    // A reopened store (a restarted coordinator) serves them by hash, through the artifact API too.
+    let reopened = try makeStore(folder)
+    XCTAssertEqual(try reopened.smallBlob(hash), bytes)
+    XCTAssertEqual(try reopened.smallBlobSize(hash), 4)
+    XCTAssertEqual(try reopened.smallBlob(empty), Data())
+    XCTAssertEqual(try reopened.smallBlobSize(empty), 0)
+    XCTAssertNil(try reopened.smallBlobSize(String(repeating: "c", count: 64)))
+    let artifacts = ArtifactStore(blobs: try BlobStore(root: folder.url.appendingPathComponent("blobs")), store: reopened)
+    XCTAssertEqual(try artifacts.data(for: hash), bytes)
+    XCTAssertEqual(artifacts.size(of: hash), 4)
+    XCTAssertTrue(artifacts.blobs.allBlobs().isEmpty, "small outputs make no files")
+    let target = folder.url.appendingPathComponent("exported")
+    try artifacts.export(hash, to: target)
+    XCTAssertEqual(try Data(contentsOf: target), bytes)
+    XCTAssertEqual(try reopened.outputs(jobID: job).map(\.sha256).sorted(), [hash, empty].sorted())
+  }
+
+  func testABatchCommitsOnceAndAFailedChangeRollsBackAlone() throws {
+    let folder = TemporaryFolder("store")
+    let store = try makeStore(folder)
+    let job = try store.submit(.with { $0.tasks = [task("a"), task("b")] }, inputs: [])
+    // Another connection stands for what survives a crash: it sees only committed state.
+    let observer = try makeStore(folder)
+    var first: LeaseGrant?
+    try store.batch {
+      first = try store.leaseNextTask(worker: "w1", kinds: ["k"], cached: [], policy: policy)
+      XCTAssertThrowsError(try store.cancel(jobID: "no-such-job"))
+      _ = try store.leaseNextTask(worker: "w2", kinds: ["k"], cached: [], policy: policy)
+      // Inside the batch the store reads its own changes; nothing is committed yet.
+      XCTAssertEqual(try store.activeLeases().count, 2)
+      XCTAssertEqual(try observer.activeLeases(), [])
+    }
+    XCTAssertEqual(try observer.activeLeases().count, 2)
+    let lease = try XCTUnwrap(first)
+    // A change that fails inside a batch leaves the batch's other changes to commit.
+    try store.batch {
+      XCTAssertThrowsError(try store.write { db in
+        try db.execute(sql: "UPDATE jobs SET name = 'changed'")
+        throw FarmError.database("forced")
+      })
+      XCTAssertEqual(try store.complete(taskID: lease.taskID, epoch: lease.epoch, worker: "w1", outputs: [],
+                                        metrics: [], seconds: 0), .accepted(finishedJob: nil))
+    }
+    XCTAssertEqual(try observer.status(jobID: job).tasksDone, 1)
+    XCTAssertEqual(try observer.status(jobID: job).name, job, "the failed change was rolled back")
   }
 }

@@ -126,6 +126,48 @@ final class ZeroMQTests: XCTestCase {
     XCTAssertFalse(drained[indexB].contains(.readable))
   }
 
+  func testPollerWatchesAFileDescriptorBesideSockets() throws {
+    let context = try ZMQContext()
+    let pull = try ZMQSocket(context, type: .pull)
+    try pull.bind("inproc://poll-fd")
+    var fds: [Int32] = [0, 0]
+    XCTAssertEqual(pipe(&fds), 0)
+    defer { close(fds[0]); close(fds[1]) }
+
+    var poller = ZMQPoller()
+    let socketIndex = poller.register(pull)
+    let pipeIndex = poller.register(fileDescriptor: fds[0])
+    XCTAssertEqual(poller.count, 2)
+    XCTAssertEqual(try poller.poll(timeout: .milliseconds(20)).map(\.isEmpty), [true, true])
+
+    var byte: UInt8 = 1
+    XCTAssertEqual(write(fds[1], &byte, 1), 1)
+    let ready = try poller.poll(timeout: .seconds(2))
+    XCTAssertTrue(ready[pipeIndex].contains(.readable))
+    XCTAssertFalse(ready[socketIndex].contains(.readable))
+    XCTAssertEqual(read(fds[0], &byte, 1), 1)
+    XCTAssertFalse(try poller.poll(timeout: .zero)[pipeIndex].contains(.readable))
+  }
+
+  func testLargeFramesArriveIntactWithoutACopyAndOutliveTheirSocket() throws {
+    let large = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+    let small = Data("header".utf8)
+    var received: [Data] = []
+    do {
+      let context = try ZMQContext()
+      let pull = try ZMQSocket(context, type: .pull)
+      let push = try ZMQSocket(context, type: .push)
+      try pull.bind("tcp://127.0.0.1:*")
+      try push.connect(try pull.lastEndpoint)
+      try push.sendMultipart([small, large])
+      try push.send(large)
+      received = try pull.receiveMultipartData()
+      received.append(try pull.receiveData())
+    }
+    // The sockets and context are gone; the frames' bytes stay valid.
+    XCTAssertEqual(received, [small, large, large])
+  }
+
   func testCurveKeyPairIsZ85() throws {
     try XCTSkipUnless(CurveKeyPair.isSupported, "libzmq built without CURVE")
     let keys = try CurveKeyPair.generate()

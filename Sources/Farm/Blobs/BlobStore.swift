@@ -47,7 +47,7 @@ public final class BlobStore: Sendable {
   /// Stores `data` and returns its hash.
   @discardableResult
   public func put(_ data: Data) throws(FarmError) -> String {
-    let hash = SHA256.hex(of: data)
+    let hash = BlobHasher.hex(of: data)
     if contains(hash) { return hash }
     let target = try url(for: hash)
     let temporary = partialRoot.appendingPathComponent("put-\(UUID().uuidString)")
@@ -71,7 +71,7 @@ public final class BlobStore: Sendable {
       defer { try? input.close() }
       FileManager.default.createFile(atPath: temporary.path, contents: nil)
       let output = try FileHandle(forWritingTo: temporary)
-      var hasher = SHA256()
+      var hasher = BlobHasher()
       var size: UInt64 = 0
       while let chunk = try input.read(upToCount: 4 << 20), !chunk.isEmpty {
         hasher.update(chunk)

@@ -6,8 +6,9 @@ import ZeroMQ
 /// ROUTER socket, with credit-based flow control (a sender never has more chunks in flight than
 /// the receiver granted), resumable from any offset, hash-checked on arrival.
 final class BulkServer {
-  /// Chunks a receiver may have in flight at most (8 MiB).
-  static let maxCredit: UInt32 = 8
+  /// Chunks a receiver may have in flight at most (16 MiB): enough to keep loopback and the
+  /// receiver's write busy through a scheduling hiccup on either side.
+  static let maxCredit: UInt32 = 16
   /// A transfer with no traffic for this long is dropped (its partial file stays for a resume).
   static let idleTimeout: Duration = .seconds(60)
 
@@ -16,7 +17,10 @@ final class BulkServer {
     var size: UInt64
     var offset: UInt64
     var credit: UInt32
-    var handle: FileHandle
+    /// The blob: its file in the blob store mapped into memory (chunks go to ZeroMQ straight
+    /// from the page cache, without a read into a buffer first), or a small artifact's bytes
+    /// from the database.
+    var bytes: Data
     var lastActive: ContinuousClock.Instant
   }
 
@@ -88,7 +92,7 @@ final class BulkServer {
   }
 
   func handle(_ frames: [Data], userID: String?) {
-    guard frames.count == 2 else {
+    guard frames.count == 2 || frames.count == 3 else {
       noteMalformed(frames.first ?? Data(), "\(frames.count) frames")
       return
     }
@@ -98,7 +102,7 @@ final class BulkServer {
       return
     }
     let envelope: Redub_V1_Envelope
-    do { envelope = try Wire.decode(frames[1]) } catch {
+    do { envelope = try Wire.decodeBulk(Array(frames.dropFirst())) } catch {
       noteMalformed(peer, "\(error)")
       return
     }
@@ -120,13 +124,22 @@ final class BulkServer {
     }
   }
 
+  private func sendFrames(_ peer: Data, _ frames: [Data]) -> Bool {
+    do {
+      try socket.sendMultipart([peer] + frames, flags: .dontWait)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private func fail(_ peer: Data, _ transfer: UInt64, _ detail: String) {
     logger.warning("bulk: transfer \(transfer) from \(printable(peer)): \(detail)")
     _ = send(peer, .blobError(.with { $0.transferID = transfer; $0.detail = detail }))
   }
 
   private func dropPeer(_ peer: Data) {
-    for key in downloads.keys where key.peer == peer { try? downloads[key]?.handle.close(); downloads[key] = nil }
+    for key in downloads.keys where key.peer == peer { downloads[key] = nil }
     for key in uploads.keys where key.peer == peer { uploads[key] = nil }
   }
 
@@ -134,12 +147,17 @@ final class BulkServer {
 
   func startDownload(_ get: Redub_V1_BlobGet, peer: Data) {
     let key = Key(peer: peer, transfer: get.transferID)
-    guard BlobStore.isValidHash(get.sha256), let size = coordinator.blobs.size(of: get.sha256),
-          let url = try? coordinator.blobs.url(for: get.sha256), let handle = try? FileHandle(forReadingFrom: url)
-    else {
+    var bytes: Data?
+    if BlobStore.isValidHash(get.sha256), let url = try? coordinator.blobs.url(for: get.sha256) {
+      bytes = try? Data(contentsOf: url, options: .alwaysMapped)
+      // A small artifact lives in the database rather than as a file.
+      if bytes == nil { bytes = (try? coordinator.artifacts.store.smallBlob(get.sha256)) ?? nil }
+    }
+    guard let bytes else {
       fail(peer, get.transferID, "no blob \(get.sha256.prefix(64))")
       return
     }
+    let size = UInt64(bytes.count)
     guard get.offset <= size else {
       fail(peer, get.transferID, "offset \(get.offset) is past the blob's size \(size)")
       return
@@ -149,9 +167,8 @@ final class BulkServer {
       return
     }
     if get.offset > 0 { logger.info("bulk: resuming \(get.sha256.prefix(12)) for \(printable(peer)) from offset \(get.offset)") }
-    downloads[key]?.handle.closeFile()
     downloads[key] = Download(hash: get.sha256, size: size, offset: get.offset, credit: min(get.credit, BulkServer.maxCredit),
-                              handle: handle, lastActive: clock.now)
+                              bytes: bytes, lastActive: clock.now)
     pump(key)
   }
 
@@ -167,34 +184,24 @@ final class BulkServer {
   /// Sends chunks while the receiver has credit; the last chunk ends the transfer.
   private func pump(_ key: Key) {
     guard var download = downloads[key] else { return }
-    do {
-      try download.handle.seek(toOffset: download.offset)
-      while download.credit > 0 {
-        let data = try download.handle.read(upToCount: Wire.chunkSize) ?? Data()
-        let last = download.offset + UInt64(data.count) >= download.size
-        var chunk = Redub_V1_BlobChunk()
-        chunk.transferID = key.transfer
-        chunk.offset = download.offset
-        chunk.data = data
-        chunk.last = last
-        guard send(key.peer, .blobChunk(chunk)) else {
-          try? download.handle.close()
-          downloads[key] = nil
-          return
-        }
-        download.offset += UInt64(data.count)
-        download.credit -= 1
-        if last {
-          try? download.handle.close()
-          downloads[key] = nil
-          return
-        }
+    while download.credit > 0 {
+      let start = download.bytes.startIndex + Int(download.offset)
+      // A slice shares the mapping; ZeroMQ copies it once, from the page cache.
+      let data = download.bytes[start..<min(start + Wire.chunkSize, download.bytes.endIndex)]
+      let last = download.offset + UInt64(data.count) >= download.size
+      var chunk = Redub_V1_BlobChunk()
+      chunk.transferID = key.transfer
+      chunk.offset = download.offset
+      chunk.data = data
+      chunk.last = last
+      guard sendFrames(key.peer, Wire.chunkFrames(chunk)), !last else {
+        downloads[key] = nil
+        return
       }
-      downloads[key] = download
-    } catch {
-      downloads[key] = nil
-      fail(key.peer, key.transfer, "cannot read blob \(download.hash): \(error.localizedDescription)")
+      download.offset += UInt64(data.count)
+      download.credit -= 1
     }
+    downloads[key] = download
   }
 
   // MARK: Uploads (worker -> coordinator)
@@ -205,7 +212,7 @@ final class BulkServer {
       fail(peer, begin.transferID, "bad blob name")
       return
     }
-    if coordinator.blobs.size(of: begin.sha256) == begin.size {
+    if coordinator.artifacts.size(of: begin.sha256) == begin.size {
       _ = send(peer, .blobPutReady(.with { $0.transferID = begin.transferID; $0.offset = begin.size; $0.credit = 0 }))
       _ = send(peer, .blobPutDone(.with { $0.transferID = begin.transferID; $0.sha256 = begin.sha256 }))
       return
@@ -234,13 +241,13 @@ final class BulkServer {
       return
     }
     do {
-      try upload.partial.append(chunk.data, at: chunk.offset)
-      uploads[key]?.lastActive = clock.now
-      if upload.partial.isComplete {
-        finishUpload(key)
-      } else {
+      // Credit first, so the worker sends on while this chunk is written and hashed.
+      if upload.partial.offset + UInt64(chunk.data.count) < upload.partial.size {
         _ = send(peer, .blobCredit(.with { $0.transferID = chunk.transferID; $0.credit = 1 }))
       }
+      try upload.partial.append(chunk.data, at: chunk.offset)
+      uploads[key]?.lastActive = clock.now
+      if upload.partial.isComplete { finishUpload(key) }
     } catch {
       uploads[key] = nil
       fail(peer, chunk.transferID, "\(error)")
@@ -261,7 +268,6 @@ final class BulkServer {
   private func sweep() {
     lastSweep = clock.now
     for (key, download) in downloads where clock.now - download.lastActive > BulkServer.idleTimeout {
-      try? download.handle.close()
       downloads[key] = nil
     }
     for (key, upload) in uploads where clock.now - upload.lastActive > BulkServer.idleTimeout {

@@ -49,6 +49,18 @@ final class ControlLoop {
   let imports: ZMQSocket
   let importsEndpoint = "inproc://coordinator-imports-\(UUID().uuidString)"
   let finishedImports = ImportQueue()
+  /// Replies held while a batch of state changes is open (nil when none is); sent only once
+  /// the batch is committed, so nothing is acknowledged before it is durable.
+  var outbox: [Outgoing]?
+  /// A job finished inside the open batch; its outputs are exported after the commit.
+  var exportPending = false
+
+  /// A reply waiting for its batch to commit; `lease` is the offer's lease, lost if the send fails.
+  struct Outgoing {
+    var routingID: Data
+    var frame: Data
+    var lease: LeaseTrack?
+  }
 
   init(coordinator: Coordinator) throws {
     self.coordinator = coordinator
@@ -95,10 +107,12 @@ final class ControlLoop {
           finishImports()
         }
         let start = clock.now
+        let cpuStart = ControlLoop.threadCPUNanoseconds()
         defer {
           let busy = clock.now - start
           coordinator.busyNanoseconds.add(
             Int(busy.components.seconds) * 1_000_000_000 + Int(busy.components.attoseconds / 1_000_000_000), ordering: .relaxed)
+          coordinator.busyCPUNanoseconds.add(ControlLoop.threadCPUNanoseconds() - cpuStart, ordering: .relaxed)
         }
         if ready[0].contains(.readable) { drainMessages() }
         periodic()
@@ -111,17 +125,87 @@ final class ControlLoop {
     }
   }
 
+  /// Messages per batch: enough to share one commit among all workers' reports of a poll,
+  /// few enough that the first reply is not held long.
+  static let batchLimit = 256
+
+  /// Handles what arrived in batches: each batch's state changes commit in one transaction
+  /// (group commit), then its replies go out.
   private func drainMessages() {
-    for _ in 0..<10_000 {
-      let frames: [Data]
-      let userID: String?
+    var handled = 0
+    var more = true
+    while more && handled < 10_000 {
+      var count = 0
+      outbox = []
       do {
-        (frames, userID) = try socket.receiveMultipartData(flags: .dontWait, property: "User-Id")
+        try store.batch {
+          while count < ControlLoop.batchLimit {
+            let frames: [Data]
+            let userID: String?
+            do {
+              (frames, userID) = try socket.receiveMultipartData(flags: .dontWait, property: "User-Id")
+            } catch {
+              more = false
+              return
+            }
+            count += 1
+            handle(frames, userID: userID)
+          }
+        }
       } catch {
+        logger.error("cannot commit the state changes of \(count) messages, so none is acknowledged: \(error)")
+        outbox = nil
+        exportPending = false
+        recoverFromFailedBatch()
         return
       }
-      handle(frames, userID: userID)
+      handled += count
+      let replies = outbox ?? []
+      outbox = nil
+      flush(replies)
+      if exportPending {
+        exportPending = false
+        exportFinishedJobs()
+      }
     }
+  }
+
+  /// Sends a committed batch's replies; an offer that cannot be sent loses its lease.
+  private func flush(_ replies: [Outgoing]) {
+    for reply in replies where !transmit(reply.routingID, reply.frame) {
+      if let track = reply.lease, leases[track.ref.taskID]?.ref == track.ref {
+        loseLease(track, .handedBack, "worker \(track.ref.worker) unreachable when offered the task")
+      }
+    }
+  }
+
+  /// After a batch failed to commit nothing in it is stored: leases in memory follow the
+  /// database again, and workers whose offer was not stored wait for another.
+  private func recoverFromFailedBatch() {
+    let stored = (try? store.activeLeases()) ?? []
+    let storedRefs = Set(stored)
+    for (taskID, track) in leases where !storedRefs.contains(track.ref) { leases[taskID] = nil }
+    for (id, session) in workers where session.lease.map({ leases[$0] == nil }) ?? false {
+      workers[id]?.lease = nil
+      workers[id]?.waiting = !session.draining
+    }
+    for lease in stored where leases[lease.taskID] == nil {
+      let identity = try? store.taskIdentity(lease.taskID)
+      leases[lease.taskID] = LeaseTrack(ref: lease, jobID: identity?.jobID ?? "", key: identity?.key ?? "",
+                                        stage: identity?.stage ?? "", lastAlive: clock.now, lastProgress: clock.now, progress: nil)
+      if workers[lease.worker] != nil {
+        workers[lease.worker]?.lease = lease.taskID
+        workers[lease.worker]?.waiting = false
+      }
+    }
+    offerToWaiting()
+  }
+
+  /// CPU time the calling thread has used.
+  static func threadCPUNanoseconds() -> Int {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return time.tv_sec * 1_000_000_000 + time.tv_nsec
   }
 
   private func noteMalformed(_ from: Data, _ detail: String) {
@@ -168,10 +252,20 @@ final class ControlLoop {
 
   // MARK: Sending
 
+  /// Sends now, or when a batch is open, once it is committed (then it reports success).
   @discardableResult
-  func send(_ routingID: Data, _ body: Redub_V1_Envelope.OneOf_Body, requestID: UInt64 = 0) -> Bool {
+  func send(_ routingID: Data, _ body: Redub_V1_Envelope.OneOf_Body, requestID: UInt64 = 0, lease: LeaseTrack? = nil) -> Bool {
+    let frame = Wire.encode(body, requestID: requestID)
+    if outbox != nil {
+      outbox!.append(Outgoing(routingID: routingID, frame: frame, lease: lease))
+      return true
+    }
+    return transmit(routingID, frame)
+  }
+
+  private func transmit(_ routingID: Data, _ frame: Data) -> Bool {
     do {
-      try socket.sendMultipart([routingID, Wire.encode(body, requestID: requestID)], flags: .dontWait)
+      try socket.sendMultipart([routingID, frame], flags: .dontWait)
       return true
     } catch {
       logger.debug("control: cannot send to \(printable(routingID)): \(error)")
@@ -310,7 +404,7 @@ final class ControlLoop {
       ref.sha256 = input.sha256
       ref.size = input.size
       if input.size <= UInt64(Wire.inlineLimit) && !session.cached.contains(input.sha256) {
-        ref.inlineData = (try? coordinator.blobs.data(for: input.sha256)) ?? Data()
+        ref.inlineData = (try? coordinator.artifacts.data(for: input.sha256)) ?? Data()
       }
       offer.inputs.append(ref)
     }
@@ -320,7 +414,7 @@ final class ControlLoop {
     session.lease = grant.taskID
     session.waiting = false
     workers[id] = session
-    if !send(session.routingID, .offer(offer)) {
+    if !send(session.routingID, .offer(offer), lease: track) {
       loseLease(track, .handedBack, "worker \(id) unreachable when offered the task")
     }
     return true
@@ -365,19 +459,18 @@ final class ControlLoop {
     let session = reporter(routingID)
     defer { if !session.known { refuse(routingID, .unknownWorker, "unknown worker; send hello") } }
     var outputs: [StoredInput] = []
+    var smallBlobs: [String: Data] = [:]
     for output in result.outputs {
       if !output.inlineData.isEmpty || output.size == 0 {
-        let hash: String
-        do { hash = try coordinator.blobs.put(output.inlineData) } catch {
-          logger.error("cannot store an inline output: \(error)")
-          return
-        }
-        guard hash == output.sha256 else {
-          refuse(routingID, .badMessage, "inline output \(output.name) hashes to \(hash), not \(output.sha256)",
+        // Kept in the database with the result, not as a file (see `ArtifactStore`).
+        let hash = BlobHasher.hex(of: output.inlineData)
+        guard hash == output.sha256, UInt64(output.inlineData.count) == output.size else {
+          refuse(routingID, .badMessage, "inline output \(output.name) (\(output.inlineData.count) bytes) hashes to \(hash), not \(output.sha256) (\(output.size) bytes)",
                  taskID: result.taskID, epoch: result.epoch)
           return
         }
-      } else if coordinator.blobs.size(of: output.sha256) != output.size {
+        smallBlobs[hash] = output.inlineData
+      } else if coordinator.artifacts.size(of: output.sha256) != output.size {
         refuse(routingID, .missingBlob, "output \(output.name) (\(output.sha256)) was not uploaded",
                taskID: result.taskID, epoch: result.epoch)
         return
@@ -388,7 +481,7 @@ final class ControlLoop {
     do {
       outcome = try store.complete(
         taskID: Int64(result.taskID), epoch: Int64(result.epoch), worker: session.id, outputs: outputs,
-        metrics: result.metrics.map { ($0.name, $0.value) }, seconds: result.seconds)
+        smallBlobs: smallBlobs, metrics: result.metrics.map { ($0.name, $0.value) }, seconds: result.seconds)
     } catch {
       logger.error("cannot commit the result of task \(result.taskID): \(error)")
       return
@@ -399,7 +492,8 @@ final class ControlLoop {
       send(routingID, .ack(.with { $0.taskID = result.taskID; $0.epoch = result.epoch }))
       if let finishedJob {
         logger.info("job \(finishedJob) done")
-        exportFinishedJobs()
+        // Outputs leave only once the job's completion is committed.
+        if outbox != nil { exportPending = true } else { exportFinishedJobs() }
       }
       offerToWaiting()
     case .duplicate:
@@ -557,8 +651,7 @@ final class ControlLoop {
           let taskFolder = folder.appendingPathComponent(ControlLoop.safeName(output.taskKey))
           try FileManager.default.createDirectory(at: taskFolder, withIntermediateDirectories: true)
           let target = taskFolder.appendingPathComponent(ControlLoop.safeName(output.name))
-          try? FileManager.default.removeItem(at: target)
-          try FileManager.default.copyItem(at: try coordinator.blobs.url(for: output.sha256), to: target)
+          try coordinator.artifacts.export(output.sha256, to: target)
         }
         try store.markExported(jobID: jobID)
         logger.info("job \(jobID): outputs written to \(folder.path)")

@@ -39,11 +39,14 @@ public final class Coordinator: Sendable {
   public let configuration: CoordinatorConfiguration
   public let store: JobStore
   public let blobs: BlobStore
+  /// Every artifact by hash: `blobs` and the small ones kept in `store`.
+  public let artifacts: ArtifactStore
   /// Changes on every start; workers see a restart by it.
   public let instanceID = UUID().uuidString
   let context: ZMQContext
   let stopping = Atomic<Bool>(false)
   let busyNanoseconds = Atomic<Int>(0)
+  let busyCPUNanoseconds = Atomic<Int>(0)
   let malformed = Atomic<Int>(0)
   private let bound = Mutex<(control: String?, bulk: String?, error: String?)>((nil, nil, nil))
   private let running = Atomic<Int>(0)
@@ -72,6 +75,7 @@ public final class Coordinator: Sendable {
     }
     store = try JobStore(path: configuration.stateDirectory.appendingPathComponent("farm.sqlite"))
     blobs = try BlobStore(root: configuration.stateDirectory.appendingPathComponent("blobs"))
+    artifacts = ArtifactStore(blobs: blobs, store: store)
     do { context = try ZMQContext(ioThreads: 2) } catch { throw FarmError.configuration("\(error)") }
   }
 
@@ -161,6 +165,10 @@ public final class Coordinator: Sendable {
   /// Seconds the control thread spent handling messages and timers (not waiting): the
   /// coordinator's own cost, for the overhead benchmark.
   public var controlBusySeconds: Double { Double(busyNanoseconds.load(ordering: .relaxed)) * 1e-9 }
+
+  /// The CPU time of those spans: `controlBusySeconds` without the time the thread waited for a
+  /// core, which on a loaded machine is most of it.
+  public var controlBusyCPUSeconds: Double { Double(busyCPUNanoseconds.load(ordering: .relaxed)) * 1e-9 }
 
   /// Malformed or unexpected messages received on both sockets (each is logged, rate-limited).
   public var malformedMessages: Int { malformed.load(ordering: .relaxed) }

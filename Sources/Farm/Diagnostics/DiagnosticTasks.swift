@@ -16,8 +16,13 @@ public enum DiagnosticTasks {
     return registry
   }
 
+  /// Read once: building the environment dictionary on every task cost more than the task.
+  static let executionLog: String? = ProcessInfo.processInfo.environment["REDUB_DIAG_EXECUTION_LOG"].flatMap {
+    $0.isEmpty ? nil : $0
+  }
+
   static func record(_ event: String, _ context: TaskContext) {
-    guard let path = ProcessInfo.processInfo.environment["REDUB_DIAG_EXECUTION_LOG"], !path.isEmpty else { return }
+    guard let path = executionLog else { return }
     let line = "\(event) \(context.jobID) \(context.taskKey)\n"
     let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
     guard fd >= 0 else { return }
@@ -85,7 +90,7 @@ public struct HashTask: FarmTask {
   public func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
     DiagnosticTasks.record("start", context)
     let data = try context.input("data")
-    var hasher = SHA256()
+    var hasher = BlobHasher()
     var offset = 0
     while offset < data.count {
       try context.checkCancellation()

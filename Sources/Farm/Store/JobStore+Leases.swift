@@ -163,9 +163,11 @@ extension JobStore {
     return nil
   }
 
-  /// Commits a task's result if (task, epoch, worker) is its current lease.
+  /// Commits a task's result if (task, epoch, worker) is its current lease. `smallBlobs` are
+  /// output bytes by hash (each checked by the caller) kept in the database with the result.
   public func complete(
-    taskID: Int64, epoch: Int64, worker: String, outputs: [StoredInput], metrics: [(String, Double)], seconds: Double
+    taskID: Int64, epoch: Int64, worker: String, outputs: [StoredInput], smallBlobs: [String: Data] = [:],
+    metrics: [(String, Double)], seconds: Double
   ) throws(FarmError) -> ResultOutcome {
     try write { db in
       let row = try JobStore.currentLease(db, taskID)
@@ -180,6 +182,7 @@ extension JobStore {
       }
       let jobID: String = row!["job_id"]
       let now = JobStore.now()
+      try JobStore.putSmallBlobs(db, smallBlobs)
       let insertOutput = try db.cachedStatement(
         sql: "INSERT OR REPLACE INTO task_outputs (task_id, name, sha256, size) VALUES (?, ?, ?, ?)")
       for output in outputs {

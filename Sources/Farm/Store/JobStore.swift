@@ -129,13 +129,33 @@ public final class JobStore: Sendable {
         );
         """)
     }
+    // Outputs up to `Wire.inlineLimit` live here instead of as files: stored in the same
+    // transaction as the result that names them, without a file per tiny result. `data` may
+    // be NULL: SQLite binds an empty blob as NULL; it reads back as no bytes.
+    migrator.registerMigration("v2-small-blobs") { db in
+      try db.execute(sql: """
+        CREATE TABLE small_blobs (
+          sha256 TEXT PRIMARY KEY NOT NULL,
+          data BLOB
+        ) WITHOUT ROWID;
+        """)
+    }
     return migrator
   }
 
-  /// Runs `body` in one committed transaction, mapping errors to `FarmError`.
+  /// Runs `body` atomically, mapping errors to `FarmError`: on its own, one committed
+  /// transaction; inside `batch`, a savepoint of the batch's transaction, so a failing state
+  /// change rolls back alone and the others still commit together.
   func write<T>(_ body: (Database) throws -> T) throws(FarmError) -> T {
     do {
-      return try queue.write(body)
+      return try queue.unsafeReentrantWrite { db in
+        var result: T?
+        try db.inSavepoint {
+          result = try body(db)
+          return .commit
+        }
+        return result!
+      }
     } catch let error as FarmError {
       throw error
     } catch {
@@ -143,9 +163,31 @@ public final class JobStore: Sendable {
     }
   }
 
+  /// Reads; inside `batch` it sees the batch's uncommitted changes (one connection).
   func read<T>(_ body: (Database) throws -> T) throws(FarmError) -> T {
     do {
-      return try queue.read(body)
+      return try queue.unsafeReentrantRead(body)
+    } catch let error as FarmError {
+      throw error
+    } catch {
+      throw FarmError.database("\(error)")
+    }
+  }
+
+  /// Group commit: every store call `body` makes (on this thread) joins one transaction,
+  /// committed when `body` returns. One commit then covers many state changes, and a caller
+  /// that acknowledges only after `batch` returns still acknowledges nothing uncommitted.
+  /// Throws when the commit fails (nothing in the batch is then stored).
+  public func batch<T>(_ body: () throws -> T) throws(FarmError) -> T {
+    do {
+      return try queue.writeWithoutTransaction { db in
+        var result: T?
+        try db.inTransaction(.immediate) {
+          result = try body()
+          return .commit
+        }
+        return result!
+      }
     } catch let error as FarmError {
       throw error
     } catch {

@@ -36,6 +36,30 @@ public enum Wire {
     return envelope
   }
 
+  /// A blob chunk as frames: its envelope without the bytes, then the bytes as a frame of their
+  /// own, so neither side copies a megabyte through protobuf (the receiver's frame is not even
+  /// copied out of ZeroMQ's buffer).
+  public static func chunkFrames(_ chunk: Redub_V1_BlobChunk) -> [Data] {
+    var header = chunk
+    header.data = Data()
+    return [encode(.blobChunk(header)), chunk.data]
+  }
+
+  /// Decodes a bulk message's frames (routing id already removed): one envelope, or a chunk's
+  /// envelope and its bytes.
+  public static func decodeBulk(_ frames: [Data]) throws(FarmError) -> Redub_V1_Envelope {
+    guard frames.count == 1 || frames.count == 2 else { throw FarmError.wire("\(frames.count) frames") }
+    var envelope = try decode(frames[0])
+    if frames.count == 2 {
+      guard case .blobChunk(var chunk) = envelope.body, chunk.data.isEmpty else {
+        throw FarmError.wire("a second frame after a message that is not a blob chunk")
+      }
+      chunk.data = frames[1]
+      envelope.body = .blobChunk(chunk)
+    }
+    return envelope
+  }
+
   /// Milliseconds since the Unix epoch.
   static func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }

@@ -53,9 +53,10 @@ final class WorkerLoop {
   let logger: Logger
   let clock = ContinuousClock()
   let cache: WorkerCache
-  let pendingFolder: URL
-  let notifyEndpoint = "inproc://worker-compute-\(UUID().uuidString)"
-  let notify: ZMQSocket
+  /// Results not yet acknowledged, on disk.
+  let pending: PendingResults
+  /// Compute threads wake the I/O thread through it (an eventfd its poll watches).
+  let wakeup: Wakeup
   let events = EventQueue()
   let endpoints: (control: String, host: String)
 
@@ -90,20 +91,18 @@ final class WorkerLoop {
     endpoints = try configuration.endpoints()
     cache = try WorkerCache(root: configuration.cacheDirectory.appendingPathComponent("blobs"),
                             limit: configuration.cacheLimitBytes)
-    pendingFolder = configuration.cacheDirectory.appendingPathComponent("pending")
+    pending = try PendingResults(folder: configuration.cacheDirectory.appendingPathComponent("pending"))
     heartbeatInterval = configuration.heartbeatInterval
     livenessIntervals = configuration.livenessIntervals
     backoff = configuration.reconnectInitial
     lastHeard = clock.now
     lastSent = clock.now
     nextConnect = clock.now
-    do {
-      notify = try ZMQSocket(worker.context, type: .pull)
-      try notify.bind(notifyEndpoint)
-    } catch {
-      throw FarmError.configuration("cannot create the compute channel: \(error)")
+    wakeup = try Wakeup()
+    unacknowledged = pending.loaded
+    for result in unacknowledged.values {
+      logger.info("holding the unacknowledged result of task \(result.taskID) epoch \(result.epoch)")
     }
-    loadPendingResults()
   }
 
   var liveness: Duration { heartbeatInterval * livenessIntervals }
@@ -119,7 +118,7 @@ final class WorkerLoop {
       guard let control else { continue }
       var poller = ZMQPoller()
       poller.register(control)
-      poller.register(notify)
+      poller.register(fileDescriptor: wakeup.fileDescriptor)
       let bulk = self.bulk
       if let bulk { poller.register(bulk) }
       let ready: [ZMQPollEvents]
@@ -128,7 +127,7 @@ final class WorkerLoop {
       } catch {
         continue
       }
-      if ready[1].contains(.readable) { while (try? notify.receive(flags: .dontWait)) != nil {} }
+      if ready[1].contains(.readable) { wakeup.reset() }
       handleComputeEvents()
       // Handle what arrived, but come back to timers within 20 ms so heartbeats keep flowing.
       let budget = clock.now + .milliseconds(20)
@@ -140,8 +139,8 @@ final class WorkerLoop {
       }
       if let bulk, ready.count > 2, ready[2].contains(.readable) {
         for _ in 0..<1000 where clock.now < budget {
-          guard let frame = try? bulk.receiveData(flags: .dontWait) else { break }
-          handleBulk(frame)
+          guard let frames = try? bulk.receiveMultipartData(flags: .dontWait) else { break }
+          handleBulk(frames)
         }
       }
       periodic()
@@ -252,6 +251,16 @@ final class WorkerLoop {
     guard let bulk else { return false }
     do {
       try bulk.send(Wire.encode(body), flags: .dontWait)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  func sendBulk(frames: [Data]) -> Bool {
+    guard let bulk else { return false }
+    do {
+      try bulk.sendMultipart(frames, flags: .dontWait)
       return true
     } catch {
       return false
@@ -556,16 +565,8 @@ final class WorkerLoop {
       if let url = try? cache.store.url(for: input.sha256) { files[input.name] = url }
     }
     let events = self.events
-    let endpoint = notifyEndpoint
-    let zmqContext = worker.context
-    let signal: @Sendable () -> Void = {
-      // A PUSH socket per call keeps sockets on the thread that uses them.
-      if let push = try? ZMQSocket(zmqContext, type: .push) {
-        try? push.set(.linger, 1000)
-        try? push.connect(endpoint)
-        try? push.send([1], flags: .dontWait)
-      }
-    }
+    let wakeup = self.wakeup
+    let signal: @Sendable () -> Void = { wakeup.signal() }
     let progressGate = Mutex<ContinuousClock.Instant?>(nil)
     let context = TaskContext(jobID: offer.jobID, taskKey: offer.taskKey, inputFiles: files) { progress in
       events.append(.progress(generation: generation, progress))
@@ -636,7 +637,7 @@ final class WorkerLoop {
         ref.name = name
         ref.size = UInt64(data.count)
         if data.count <= Wire.inlineLimit {
-          ref.sha256 = SHA256.hex(of: data)
+          ref.sha256 = BlobHasher.hex(of: data)
           ref.inlineData = data
         } else {
           ref.sha256 = try cache.put(data)
@@ -645,7 +646,7 @@ final class WorkerLoop {
         result.outputs.append(ref)
       }
       // Kept on disk until acknowledged, so a restarted worker still delivers it.
-      try result.serializedData().write(to: pendingFile(offer.taskID), options: .atomic)
+      try pending.add(result)
     } catch {
       reportFailure("cannot keep the task's result: \(error)", retryable: true)
       return
@@ -699,12 +700,18 @@ final class WorkerLoop {
 
   // MARK: Bulk messages
 
-  func handleBulk(_ frame: Data) {
-    guard let envelope = try? Wire.decode(frame) else { return }
+  func handleBulk(_ frames: [Data]) {
+    guard let envelope = try? Wire.decodeBulk(frames) else { return }
     lastHeard = clock.now
     switch envelope.body {
     case .blobChunk(let chunk):
       guard let download = downloads[chunk.transferID] else { return }
+      // Credit first, so the coordinator sends on while this chunk is written and hashed.
+      let final = chunk.last || download.partial.offset + UInt64(chunk.data.count) >= download.partial.size
+      if !final {
+        downloads[chunk.transferID]?.owed += 1
+        grantCredits(chunk.transferID)
+      }
       do {
         try download.partial.append(chunk.data, at: chunk.offset)
       } catch {
@@ -719,12 +726,7 @@ final class WorkerLoop {
         startFetching()
         return
       }
-      if download.partial.isComplete || chunk.last {
-        finishDownload(chunk.transferID)
-      } else {
-        downloads[chunk.transferID]?.owed += 1
-        grantCredits(chunk.transferID)
-      }
+      if download.partial.isComplete || chunk.last { finishDownload(chunk.transferID) }
     case .blobPutReady(let ready):
       guard var upload = uploads[ready.transferID] else { return }
       upload.offset = ready.offset
@@ -775,7 +777,7 @@ final class WorkerLoop {
       while upload.credit > 0 && upload.offset < upload.size {
         let data = try upload.handle.read(upToCount: Wire.chunkSize) ?? Data()
         guard !data.isEmpty else { break }
-        let sent = sendBulk(.blobChunk(.with {
+        let sent = sendBulk(frames: Wire.chunkFrames(.with {
           $0.transferID = transfer
           $0.offset = upload.offset
           $0.data = data
@@ -808,24 +810,8 @@ final class WorkerLoop {
 
   // MARK: Pending results on disk
 
-  func pendingFile(_ taskID: UInt64) -> URL {
-    pendingFolder.appendingPathComponent("\(taskID).result")
-  }
-
   func removePending(_ taskID: UInt64) {
-    try? FileManager.default.removeItem(at: pendingFile(taskID))
-  }
-
-  func loadPendingResults() {
-    let files = (try? FileManager.default.contentsOfDirectory(at: pendingFolder, includingPropertiesForKeys: nil)) ?? []
-    for file in files where file.pathExtension == "result" {
-      guard let data = try? Data(contentsOf: file), let result = try? Redub_V1_TaskResult(serializedBytes: data) else {
-        try? FileManager.default.removeItem(at: file)
-        continue
-      }
-      unacknowledged[result.taskID] = result
-      logger.info("holding the unacknowledged result of task \(result.taskID) epoch \(result.epoch)")
-    }
+    pending.remove(taskID)
   }
 }
 
@@ -838,5 +824,44 @@ final class EventQueue: Sendable {
       defer { queue.removeAll() }
       return queue
     }
+  }
+}
+
+/// Wakes the I/O thread from any thread: a non-blocking pipe whose read end its `zmq_poll`
+/// watches beside the sockets. Cheaper than a ZeroMQ socket per signal (a socket, a connect
+/// and a close each).
+final class Wakeup: Sendable {
+  /// The end to poll.
+  let fileDescriptor: Int32
+  private let writeEnd: Int32
+
+  init() throws(FarmError) {
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      throw FarmError.configuration("cannot create a pipe: \(String(cString: strerror(errno)))")
+    }
+    for end in ends {
+      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    }
+    fileDescriptor = ends[0]
+    writeEnd = ends[1]
+  }
+
+  deinit {
+    close(fileDescriptor)
+    close(writeEnd)
+  }
+
+  /// Makes the read end readable until `reset` (a full pipe is readable already).
+  func signal() {
+    var byte: UInt8 = 1
+    _ = write(writeEnd, &byte, 1)
+  }
+
+  /// Consumes every signal so far.
+  func reset() {
+    var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    while withUnsafeMutableBytes(of: &buffer, { read(fileDescriptor, $0.baseAddress, $0.count) }) > 0 {}
   }
 }

@@ -10,8 +10,9 @@ struct FarmBenchmark: ParsableCommand {
       Runs a coordinator (state in a temporary folder, every state change committed to SQLite) \
       and --workers workers in this process, on 127.0.0.1. Rows: `round_trips` (tiny tasks \
       per second, lease + result committed each), `blob_download` and `blob_upload` (MB/s through \
-      the bulk socket, SHA-256 checked on arrival), and `overhead` (the coordinator's control-thread \
-      time per task as a fraction of a one-minute window).
+      the bulk socket, SHA-256 checked on arrival), `overhead` (the coordinator's control-thread \
+      busy time per task as a fraction of a one-minute window) and `overhead_cpu` (the CPU time of \
+      that busy time, without waits for a core).
       """)
 
   @OptionGroup var options: BenchOptions
@@ -25,6 +26,9 @@ struct FarmBenchmark: ParsableCommand {
   @Option(help: "Blob size in MB for the transfer measurements.")
   var blobMb = 256
 
+  @Flag(help: "Keep the coordinator's state folder (its SQLite file has every lease's times) and print its path.")
+  var keepState = false
+
   func validate() throws {
     if workers < 1 || tasks < 1 || blobMb < 1 { throw ValidationError("--workers, --tasks and --blob-mb must be positive.") }
   }
@@ -32,7 +36,13 @@ struct FarmBenchmark: ParsableCommand {
   func run() throws {
     var report = BenchReport(columns: ["measure", "workers", "count", "seconds", "value", "unit"], json: options.json)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-bench-farm-\(UUID().uuidString.prefix(8))")
-    defer { try? FileManager.default.removeItem(at: folder) }
+    defer {
+      if keepState {
+        FileHandle.standardError.write(Data("state kept in \(folder.path)\n".utf8))
+      } else {
+        try? FileManager.default.removeItem(at: folder)
+      }
+    }
 
     var configuration = CoordinatorConfiguration(stateDirectory: folder.appendingPathComponent("state"), dataRoot: folder)
     configuration.controlEndpoint = "tcp://127.0.0.1:*"
@@ -62,6 +72,7 @@ struct FarmBenchmark: ParsableCommand {
     let warmup = try client.submit(tinyJob(count: min(tasks, 200)))
     _ = try client.wait(warmup, every: .milliseconds(5))
     let busyBefore = coordinator.controlBusySeconds
+    let cpuBefore = coordinator.controlBusyCPUSeconds
     let clock = ContinuousClock()
     let start = clock.now
     let job = try client.submit(tinyJob(count: tasks))
@@ -69,10 +80,13 @@ struct FarmBenchmark: ParsableCommand {
     let seconds = self.seconds(clock.now - start)
     guard status.state == "done" else { throw FarmError.coordinator("benchmark job \(status.state): \(status.error)") }
     let busyPerTask = (coordinator.controlBusySeconds - busyBefore) / Double(tasks)
+    let cpuPerTask = (coordinator.controlBusyCPUSeconds - cpuBefore) / Double(tasks)
     report.add(["measure": "round_trips", "workers": workers, "count": tasks, "seconds": seconds,
                 "value": Double(tasks) / seconds, "unit": "tasks/s"])
     report.add(["measure": "overhead", "workers": workers, "count": tasks, "seconds": busyPerTask,
                 "value": busyPerTask / 60 * 100, "unit": "% of 60 s window"])
+    report.add(["measure": "overhead_cpu", "workers": workers, "count": tasks, "seconds": cpuPerTask,
+                "value": cpuPerTask / 60 * 100, "unit": "% of 60 s window"])
 
     // Blob download: one task whose input is a fresh blob only one worker fetches.
     let bytes = blobMb * 1_000_000

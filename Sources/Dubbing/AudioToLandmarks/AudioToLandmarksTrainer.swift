@@ -82,6 +82,7 @@ public struct AudioToLandmarksTrainer {
   /// Runs `stage` for its epochs from `startEpoch`, reporting each epoch and calling
   /// `checkpoint` after it.
   public mutating func train(_ stage: Stage, startEpoch: Int = 0, report: (EpochReport) -> Void,
+                             batchProgress: (_ done: Int, _ total: Int) -> Void = { _, _ in },
                              checkpoint: (Stage, Int) throws -> Void = { _, _ in }) throws {
     standardized = dataset.clips.map { model.standardized($0.windows) }
     let epochs = settings.epochs[stage] ?? 0
@@ -98,7 +99,9 @@ public struct AudioToLandmarksTrainer {
       let start = ContinuousClock.now
       var total = 0.0, steps = 0, clips = 0
       var terms: [String: Double] = [:]
-      for batch in batches(stage, clips: training) {
+      let epochBatches = batches(stage, clips: training)
+      for (b, batch) in epochBatches.enumerated() {
+        defer { batchProgress(b + 1, epochBatches.count) }
         let (loss, parts) = self.loss(stage, batch: batch)
         loss.backward()
         adam.step(trainable)

@@ -117,12 +117,18 @@ struct TrainAudioToLandmarks: ParsableCommand {
     let stages = AudioToLandmarksTrainer.Stage.allCases
     for stage in stages[stages.firstIndex(of: resumeStage)!...] {
       let start = stage == resumeStage ? resumeEpoch : 0
+      var bar: ProgressBar?
+      var epoch = start
       try trainer.train(stage, startEpoch: start, report: { r in
+        epoch = r.epoch
         let validation = r.validationLoss.map { String(format: ", validation %.5f", $0) } ?? ""
         let terms = r.terms.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
         print(String(format: "%@ epoch %d/%d: training %.5f%@ (%@) %.1f s, %.0f %@/s", r.stage.rawValue, r.epoch, r.epochs,
                      r.trainingLoss, validation, terms, r.seconds, Double(r.examples) / max(r.seconds, 1e-9), r.unit))
         fflush(nil)
+      }, batchProgress: { done, total in
+        if done == 1 { bar = ProgressBar(title: "\(stage.rawValue) epoch \(epoch + 1)", total: total) }
+        bar?.update(done)
       }, checkpoint: { stage, epoch in
         try model.write(to: checkpointURL, extraMetadata: ["training_stage": stage.rawValue, "training_epoch": "\(epoch)"])
       })

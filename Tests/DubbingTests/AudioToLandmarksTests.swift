@@ -57,6 +57,26 @@ final class AudioToLandmarksTests: XCTestCase {
     XCTAssertEqual(alignedPose.scale / sidePose.scale, 1, accuracy: 0.1)
   }
 
+  /// A checkpoint from a longer run resumed with fewer epochs finishes the stage instead of
+  /// crashing (CI caught `startEpoch > epochs` trapping on the range).
+  func testResumingPastTheRequestedEpochsFinishesTheStage() throws {
+    let clips = SyntheticSpeechCorpus.make(speakers: 1, sentences: 2, angles: 1)
+    let dataset = try SyntheticSpeechCorpus.dataset(clips, heldOutSentence: "1")
+    var configuration = AudioToLandmarksConfiguration()
+    configuration.emotions = dataset.emotions.count >= 2 ? dataset.emotions : dataset.emotions + ["other"]
+    var settings = AudioToLandmarksTrainer.Settings()
+    settings.epochs = [.disentangle: 1, .align: 1, .predict: 1]
+    var trainer = try AudioToLandmarksTrainer(model: AudioToLandmarksModel(configuration: configuration), dataset: dataset, settings: settings)
+    trainer.fitStandardization()
+    var epochs: [Int] = [], checkpoints: [Int] = []
+    try trainer.train(.disentangle, startEpoch: 3, report: { epochs.append($0.epoch) }, checkpoint: { checkpoints.append($1) })
+    XCTAssertEqual(epochs, [])
+    XCTAssertEqual(checkpoints, [])
+    try trainer.train(.disentangle, startEpoch: 0, report: { epochs.append($0.epoch) }, checkpoint: { checkpoints.append($1) })
+    XCTAssertEqual(epochs, [1])
+    XCTAssertEqual(checkpoints, [1])
+  }
+
   func testAttentionAndPredictorGradients() {
     var configuration = AudioToLandmarksConfiguration()
     configuration.tokenSize = 4

@@ -80,7 +80,8 @@ public struct AudioToLandmarksTrainer {
   }
 
   /// Runs `stage` for its epochs from `startEpoch`, reporting each epoch and calling
-  /// `checkpoint` after it.
+  /// `checkpoint` after it. A `startEpoch` at or past the stage's epochs (a checkpoint from a
+  /// longer run resumed with fewer epochs) trains nothing more and finishes the stage.
   public mutating func train(_ stage: Stage, startEpoch: Int = 0, report: (EpochReport) -> Void,
                              batchProgress: (_ done: Int, _ total: Int) -> Void = { _, _ in },
                              checkpoint: (Stage, Int) throws -> Void = { _, _ in }) throws {
@@ -95,7 +96,7 @@ public struct AudioToLandmarksTrainer {
     var adam = Adam(learningRate: settings.learningRate)
     let training = dataset.clips.indices.filter { !dataset.clips[$0].isValidation }
     let validation = dataset.clips.indices.filter { dataset.clips[$0].isValidation }
-    for epoch in startEpoch..<epochs {
+    for epoch in startEpoch..<max(startEpoch, epochs) {
       let start = ContinuousClock.now
       var total = 0.0, steps = 0, clips = 0
       var terms: [String: Double] = [:]

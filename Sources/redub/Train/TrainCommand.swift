@@ -117,6 +117,9 @@ struct TrainAudioToLandmarks: ParsableCommand {
     let stages = AudioToLandmarksTrainer.Stage.allCases
     for stage in stages[stages.firstIndex(of: resumeStage)!...] {
       let start = stage == resumeStage ? resumeEpoch : 0
+      if let epochs = settings.epochs[stage], start > epochs {
+        print("\(stage) already ran \(start) epochs (more than the \(epochs) asked for); going on to the next stage")
+      }
       var bar: ProgressBar?
       var epoch = start
       try trainer.train(stage, startEpoch: start, report: { r in

@@ -57,7 +57,7 @@ let package = Package(
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm"]),
-    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "DemoWorld"]),
+    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "DemoWorld", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

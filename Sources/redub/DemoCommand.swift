@@ -56,14 +56,14 @@ struct DemoCommand: ParsableCommand {
     settings.fanInputSize = 64
     let output = root.appendingPathComponent("output.mp4")
     let state = root.appendingPathComponent("state-\(steps)")
-    var bars: [EditStage: ProgressBar] = [:]
+    var bars: [String: ProgressBar] = [:]
     let edit = try LocalEdit(
       inputs: .init(clip: inputs.appendingPathComponent("clip.mp4").path, audio: inputs.appendingPathComponent("dub.wav").path,
                     models: models.path, landmarks: inputs.appendingPathComponent("landmarks.safetensors").path, output: output.path),
       settings: settings, state: state,
-      progress: { stage, done, total, terms in
-        if bars[stage] == nil { bars[stage] = ProgressBar(title: "   " + stage.rawValue, total: total) }
-        bars[stage]!.update(done, note: terms.map { "\($0)" } ?? "")
+      progress: { _, done, total, key, terms in
+        if bars[key] == nil { bars[key] = ProgressBar(title: "   " + key, total: total) }
+        bars[key]!.update(done, note: terms.map { "\($0)" } ?? "")
       })
     let report = try edit.run()
     let encoder = JSONEncoder()

@@ -11,8 +11,8 @@ struct EditCommand: ParsableCommand {
       Every step's result goes to the state folder (default: .NAME.redub next to the output) \
       before the next starts, so an interrupted edit continues with `redub edit --resume STATE` \
       and finished steps never run again. The defaults are the paper's settings. Frames without \
-      a face stay unedited and are listed (--on-missing-face fail stops instead). The farm runs \
-      the same stages across machines (not wired yet: this command runs them locally).
+      a face stay unedited and are listed (--on-missing-face fail stops instead). `redub submit \
+      CLIP --audio ...` runs the same tasks on a farm and computes the same bytes.
       """)
 
   @Argument(help: ArgumentHelp("The clip to edit.", valueName: "clip"))
@@ -36,18 +36,7 @@ struct EditCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Continue the edit whose state is in this folder.", valueName: "dir"))
   var resume: String?
 
-  @Option(help: "Frames per optimization window.") var window = 24
-  @Option(help: "Frames shared by neighbouring windows.") var overlap = 4
-  @Option(help: "Optimization steps per window.") var steps = 300
-  @Option(help: "Inversion steps.") var invertSteps = 300
-  @Option(help: "Pivotal tuning steps.") var tuneSteps = 350
-  @Option(help: "Stitching tuning steps per frame.") var stitchSteps = 100
-  @Option(help: "Frames per invert/stitch chunk.") var chunk = 16
-  @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
-  @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
-  @Option(help: "Frames without a face: skip (leave unedited) or fail.") var onMissingFace = "skip"
-  @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
-  @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
+  @OptionGroup var method: EditMethodOptions
 
   @OptionGroup var runtime: RuntimeOptions
 
@@ -55,45 +44,26 @@ struct EditCommand: ParsableCommand {
     if resume == nil && (clip == nil || audio == nil || models == nil || output == nil) {
       throw ValidationError("give CLIP, --audio, --models and --output (or --resume STATE).")
     }
-    if window < 2 || overlap < 0 || overlap >= window { throw ValidationError("need --window ≥ 2 and 0 ≤ --overlap < --window.") }
-    if steps < 1 || invertSteps < 1 || tuneSteps < 0 || stitchSteps < 0 || chunk < 1 {
-      throw ValidationError("step counts and --chunk must be positive (--tune-steps and --stitch-steps may be 0).")
-    }
-    if !["linear", "cosine"].contains(blend) { throw ValidationError("--blend is linear or cosine.") }
-    if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
-    if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
   }
 
   func run() throws {
     runtime.apply()
-    var bars: [EditStage: ProgressBar] = [:]
-    let progress: LocalEdit.Progress = { stage, done, total, terms in
-      if bars[stage] == nil { bars[stage] = ProgressBar(title: stage.rawValue, total: total) }
-      bars[stage]!.update(done, note: terms.map { "\($0)" } ?? "")
+    var bars: [String: ProgressBar] = [:]
+    let progress: LocalEdit.Progress = { _, done, total, key, terms in
+      if bars[key] == nil { bars[key] = ProgressBar(title: key, total: total) }
+      bars[key]!.update(done, note: terms.map { "\($0)" } ?? "")
     }
     let edit: LocalEdit
     if let resume {
-      edit = try LocalEdit.resume(state: URL(fileURLWithPath: resume), progress: progress, log: { print($0) })
+      edit = try LocalEdit.resume(state: URL(fileURLWithPath: resume), progress: progress)
       print("resuming the edit in \(resume)")
     } else {
-      var settings = EditSettings()
-      settings.windowLength = window
-      settings.overlap = overlap
-      settings.optimizeSteps = steps
-      settings.invertSteps = invertSteps
-      settings.tuneSteps = tuneSteps
-      settings.stitchSteps = stitchSteps
-      settings.chunkFrames = chunk
-      settings.blend = blend
-      settings.fanInputSize = fanInputSize
-      settings.onMissingFace = onMissingFace
-      settings.emotion = emotion
-      settings.emotionStrength = emotionStrength
+      let settings = method.settings
       let out = URL(fileURLWithPath: output!)
       let stateURL = state.map { URL(fileURLWithPath: $0) }
         ?? out.deletingLastPathComponent().appendingPathComponent(".\(out.deletingPathExtension().lastPathComponent).redub")
       let inputs = LocalEdit.Inputs(clip: clip!, audio: audio!, models: models!, landmarks: landmarks, output: out.path)
-      edit = try LocalEdit(inputs: inputs, settings: settings, state: stateURL, progress: progress, log: { print($0) })
+      edit = try LocalEdit(inputs: inputs, settings: settings, state: stateURL, progress: progress)
       print("state folder: \(stateURL.path) (resume with: redub edit --resume \(stateURL.path))")
     }
     let report = try edit.run()

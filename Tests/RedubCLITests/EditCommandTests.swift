@@ -55,8 +55,9 @@ final class EditCommandTests: XCTestCase {
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("out.mp4"))), first)
 
     // Interrupted after optimize: remove the later stages' files; only they run again.
-    for stage in ["merge", "stitch", "composite"] { try FileManager.default.removeItem(atPath: path("state/\(stage)")) }
-    try FileManager.default.removeItem(atPath: path("state/optimize/window-0002.safetensors"))
+    for task in ["merge", "stitch-00000", "stitch-00001", "stitch-00002", "composite", "optimize-0002"] {
+      try FileManager.default.removeItem(atPath: path("state/tasks/\(task)"))
+    }
     (status, output) = try CLITests.redub(["edit", "--resume", path("state")])
     XCTAssertEqual(status, 0, output)
     let resumed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])

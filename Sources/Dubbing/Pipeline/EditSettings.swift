@@ -38,6 +38,8 @@ public enum EditError: Error, CustomStringConvertible, Equatable {
   case missingFaces([Int])
   case stateMismatch(String)
   case noFace(String)
+  /// The task was asked to stop (its progress callback said so).
+  case cancelled
 
   public var description: String {
     switch self {
@@ -45,6 +47,7 @@ public enum EditError: Error, CustomStringConvertible, Equatable {
       "no face in \(frames.count) frame(s): \(LandmarkTrackError.ranges(frames)) (--on-missing-face skip leaves them unedited)"
     case .stateMismatch(let s): s
     case .noFace(let s): s
+    case .cancelled: "the task was cancelled"
     }
   }
 }

@@ -40,6 +40,7 @@ public struct TaskError: Error, CustomStringConvertible, Sendable {
 
 /// Thrown by `TaskContext.checkCancellation()` once the task was cancelled.
 public struct TaskCancelled: Error, CustomStringConvertible, Sendable {
+  public init() {}
   public var description: String { "task cancelled" }
 }
 
@@ -102,6 +103,12 @@ public struct TaskRegistry: Sendable {
   private var runners: [String: @Sendable (Data, TaskContext) throws -> TaskProduct] = [:]
 
   public init() {}
+
+  /// Adds a task kind given as a function of its parameter bytes (replacing one of the same
+  /// name): for families of kinds that share one implementation.
+  public mutating func register(kind: String, run: @escaping @Sendable (Data, TaskContext) throws -> TaskProduct) {
+    runners[kind] = run
+  }
 
   /// Adds a task kind (replacing one of the same name).
   public mutating func register<Task: FarmTask>(_ task: Task) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dubbing
 import Farm
 import Foundation
 
@@ -7,30 +8,51 @@ struct SubmitCommand: ParsableCommand {
     commandName: "submit",
     abstract: "Submit a job to the coordinator and print its id.",
     discussion: """
+      `redub submit CLIP --audio DUB --models DIR --output OUT.mp4 [method options]` submits an \
+      edit: the same tasks `redub edit` runs, spread over the farm's workers. Run it on the head \
+      node: the clip, the dub, the models and the output folder must lie inside the coordinator's \
+      --data-root (it reads them from there). The job's first task reads the clip and adds the \
+      rest; when the job is done the coordinator writes OUT.mp4 (and, with --export-latents, \
+      OUT.latents.safetensors). Follow it with `redub watch JOB` or `redub wait JOB`.
+
       SPEC is a job spec in protobuf JSON (redub.v1.JobSpec in Proto/redub/v1/farm.proto): name, \
       priority, inputs (files inside the coordinator's --data-root, by path), tasks (key, stage, \
       taskKind, parameters as base64, inputs bound to job inputs or to outputs of tasks they \
       dependOn) and outputDir. The method's own job arguments arrive with the dubbing pipeline.
 
       --diagnostic KIND submits a built-in diagnostic job instead, to check a farm end to end: \
-      `sum` (--tasks tasks of diag.sum, each sleeping --steps × --step-ms with progress), `fail` \
+      `sum` (--tasks tasks of diag.sum, each sleeping --steps (default 10) × --step-ms with progress), `fail` \
       (one diag.fail task, which fails every attempt), `blob` (--tasks diag.blob tasks each \
       returning --bytes bytes).
       """)
 
   @OptionGroup var address: CoordinatorAddressOptions
 
-  @Argument(help: ArgumentHelp("Job spec file (protobuf JSON).", valueName: "spec"))
+  @Argument(help: ArgumentHelp("Job spec file (protobuf JSON), or with --audio the clip to edit.", valueName: "spec-or-clip"))
   var spec: String?
+
+  @Option(help: ArgumentHelp("Edit: the dubbed speech track.", valueName: "file"))
+  var audio: String?
+
+  @Option(help: ArgumentHelp("Edit: the models folder (see `redub models check`).", valueName: "dir"))
+  var models: String?
+
+  @Option(help: ArgumentHelp("Edit: where the coordinator writes the edited clip.", valueName: "file"))
+  var output: String?
+
+  @Option(help: ArgumentHelp("Edit: precomputed landmarks instead of detection and tracking.", valueName: "file"))
+  var landmarks: String?
+
+  @Flag(help: "Edit: also write the merged W+ latents next to the output (OUT.latents.safetensors).")
+  var exportLatents = false
+
+  @OptionGroup var method: EditMethodOptions
 
   @Option(help: ArgumentHelp("Submit a built-in diagnostic job: sum, fail or blob.", valueName: "kind"))
   var diagnostic: String?
 
   @Option(help: "Tasks in a diagnostic job.")
   var tasks = 10
-
-  @Option(help: "Progress steps per diag.sum task.")
-  var steps = 10
 
   @Option(help: "Milliseconds per diag.sum step.")
   var stepMs = 100
@@ -44,7 +66,15 @@ struct SubmitCommand: ParsableCommand {
   @Option(help: "Job name.")
   var name: String?
 
+  var isEdit: Bool { audio != nil || models != nil || output != nil }
+
   func validate() throws {
+    if isEdit {
+      guard spec != nil, audio != nil, models != nil, output != nil, diagnostic == nil else {
+        throw ValidationError("an edit needs CLIP, --audio, --models and --output (and no --diagnostic).")
+      }
+      return
+    }
     if (spec == nil) == (diagnostic == nil) { throw ValidationError("Give either a spec file or --diagnostic.") }
     if let diagnostic, !["sum", "fail", "blob"].contains(diagnostic) {
       throw ValidationError("--diagnostic is sum, fail or blob.")
@@ -54,7 +84,9 @@ struct SubmitCommand: ParsableCommand {
 
   func run() throws {
     var job: Redub_V1_JobSpec
-    if let spec {
+    if isEdit {
+      job = try editJob()
+    } else if let spec {
       let text = try String(contentsOfFile: spec, encoding: .utf8)
       job = try FarmJSON.jobSpec(from: text)
     } else {
@@ -83,10 +115,28 @@ struct SubmitCommand: ParsableCommand {
         task.parameters = Data("{\"bytes\": \(bytes), \"seed\": \(index + 1)}".utf8)
       default:
         task.taskKind = SumTask.kind
-        task.parameters = Data("{\"value\": \(index), \"steps\": \(steps), \"stepMilliseconds\": \(stepMs)}".utf8)
+        task.parameters = Data("{\"value\": \(index), \"steps\": \(method.steps ?? 10), \"stepMilliseconds\": \(stepMs)}".utf8)
       }
       return task
     }
     return job
+  }
+
+  /// An edit job: checks the models here (the head node) so a missing network is named now,
+  /// not when a worker reaches it.
+  func editJob() throws -> Redub_V1_JobSpec {
+    let folder = ModelFolder(URL(fileURLWithPath: models!))
+    var first = try LocalEdit.firstTask(settings: method.settings, models: folder, hasLandmarks: landmarks != nil)
+    for path in [spec!, audio!] + (landmarks.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
+      throw ValidationError("no file at \(path)")
+    }
+    let out = URL(fileURLWithPath: output!).standardizedFileURL
+    first.parameters.exportPaths = ["video": out.lastPathComponent]
+    if exportLatents { first.parameters.exportPaths["latents"] = out.deletingPathExtension().lastPathComponent + ".latents.safetensors" }
+    let clip = URL(fileURLWithPath: spec!).standardizedFileURL
+    return EditFarmTasks.job(name: name ?? "edit-" + clip.deletingPathExtension().lastPathComponent, clip: clip.path,
+                             audio: URL(fileURLWithPath: audio!).standardizedFileURL.path,
+                             landmarks: landmarks.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                             models: folder, first: first, outputFolder: out.deletingLastPathComponent().path)
   }
 }

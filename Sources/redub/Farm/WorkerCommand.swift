@@ -13,8 +13,9 @@ struct WorkerCommand: ParsableCommand {
       a time limit) and SIGINT drain it: it takes no new task, finishes the current one within \
       --drain-grace or hands it back, and exits 0.
 
-      Task kinds in this build: the diagnostic kinds diag.sum, diag.hash, diag.fail and diag.blob \
-      (see `redub submit --help`); the method's stages register themselves as they arrive.
+      Task kinds in this build: the edit stages edit.prepare, edit.invert, edit.tune, \
+      edit.optimize, edit.merge, edit.stitch and edit.composite, and the diagnostic kinds \
+      diag.sum, diag.hash, diag.fail and diag.blob (see `redub submit --help`).
       """)
 
   @Option(help: ArgumentHelp("Coordinator address: host, host:port or tcp://host:port (default: REDUB_COORDINATOR, else 127.0.0.1:5555).", valueName: "address"))
@@ -63,8 +64,10 @@ struct WorkerCommand: ParsableCommand {
 
   func run() throws {
     let address = coordinator ?? ProcessInfo.processInfo.environment["REDUB_COORDINATOR"] ?? "127.0.0.1:5555"
+    var registry = DiagnosticTasks.registry
+    EditFarmTasks.register(in: &registry)
     var configuration = WorkerConfiguration(
-      coordinator: address, cacheDirectory: URL(fileURLWithPath: cache), registry: DiagnosticTasks.registry)
+      coordinator: address, cacheDirectory: URL(fileURLWithPath: cache), registry: registry)
     configuration.cacheLimitBytes = UInt64(cacheLimitGb * Double(1 << 30))
     configuration.keysDirectory = keys.map { URL(fileURLWithPath: $0) }
     if let threads { configuration.threads = threads }

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Dubbing
+
+/// The method's settings, shared by `redub edit` and `redub submit`; the paper's are the defaults.
+struct EditMethodOptions: ParsableArguments {
+  @Option(help: "Frames per optimization window.") var window = 24
+  @Option(help: "Frames shared by neighbouring windows.") var overlap = 4
+  @Option(help: "Optimization steps per window (default 300).") var steps: Int?
+  @Option(help: "Inversion steps.") var invertSteps = 300
+  @Option(help: "Pivotal tuning steps.") var tuneSteps = 350
+  @Option(help: "Stitching tuning steps per frame.") var stitchSteps = 100
+  @Option(help: "Frames per invert/stitch chunk.") var chunk = 16
+  @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
+  @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
+  @Option(help: "Frames without a face: skip (leave unedited) or fail.") var onMissingFace = "skip"
+  @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
+  @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
+
+
+  func validate() throws {
+    if window < 2 || overlap < 0 || overlap >= window { throw ValidationError("need --window ≥ 2 and 0 ≤ --overlap < --window.") }
+    if (steps ?? 1) < 1 || invertSteps < 1 || tuneSteps < 0 || stitchSteps < 0 || chunk < 1 {
+      throw ValidationError("step counts and --chunk must be positive (--tune-steps and --stitch-steps may be 0).")
+    }
+    if !["linear", "cosine"].contains(blend) { throw ValidationError("--blend is linear or cosine.") }
+    if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
+    if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
+  }
+
+  var settings: EditSettings {
+    var settings = EditSettings()
+    settings.windowLength = window
+    settings.overlap = overlap
+    settings.optimizeSteps = steps ?? 300
+    settings.invertSteps = invertSteps
+    settings.tuneSteps = tuneSteps
+    settings.stitchSteps = stitchSteps
+    settings.chunkFrames = chunk
+    settings.blend = blend
+    settings.fanInputSize = fanInputSize
+    settings.onMissingFace = onMissingFace
+    settings.emotion = emotion
+    settings.emotionStrength = emotionStrength
+    return settings
+  }
+}

@@ -1,0 +1,130 @@
+import DemoWorld
+import Foundation
+import Media
+import Tensors
+import TestSupport
+import XCTest
+
+/// An edit on a farm of `redub` processes (three workers after the kill) computes what `redub edit` computes in one process —
+/// bitwise, with the same thread count — and survives its coordinator and a worker being killed
+/// during `optimize` without rerunning finished windows.
+final class EditFarmTests: XCTestCase {
+  var folder: URL!
+  var coordinator: BackgroundProcess?
+  var control = ""
+  var workers: [BackgroundProcess] = []
+
+  override func setUpWithError() throws {
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-edit-farm-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws {
+    workers.removeAll()
+    coordinator = nil
+    if ProcessInfo.processInfo.environment["REDUB_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: folder) }
+  }
+
+  func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+  func startCoordinator() throws {
+    let process = try BackgroundProcess("coordinator", executable: CLITests.executable, [
+      "coordinator", "--state", path("farm-state"), "--control", control.isEmpty ? "tcp://127.0.0.1:*" : control,
+      "--bulk", "tcp://127.0.0.1:*", "--data-root", folder.path, "--heartbeat-ms", "100",
+    ], folder: folder)
+    coordinator = process
+    let started = eventually(30) { process.log.contains("coordinator: control ") }
+    let line = process.log.split(separator: "\n").first { $0.hasPrefix("coordinator: control ") }
+    guard started, let line else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "coordinator did not start: \(process.log)"]) }
+    control = String(line.split(separator: " ")[2].dropLast())
+  }
+
+  func startWorker(_ name: String) throws {
+    workers.append(try BackgroundProcess(name, executable: CLITests.executable, [
+      "worker", "--coordinator", control, "--cache", path("cache-\(name)"), "--name", name, "--id", name, "--threads", "1",
+      "--reconnect-ms", "100", "--reconnect-max-ms", "400", "--drain-grace", "0",
+    ], folder: folder))
+  }
+
+  func client(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    try CLITests.redub(arguments + ["--coordinator", control])
+  }
+
+  /// The job's tasks as `redub status --all-tasks --json` reports them: key → (state, epoch).
+  func tasks(_ job: String) throws -> [String: (state: String, epoch: Int)] {
+    let (_, output) = try client(["status", job, "--all-tasks", "--json"])
+    guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else { return [:] }
+    var tasks: [String: (String, Int)] = [:]
+    for task in json["tasks"] as? [[String: Any]] ?? [] {
+      tasks[task["key"] as? String ?? ""] = (task["state"] as? String ?? "", Int(task["epoch"] as? String ?? "0") ?? (task["epoch"] as? Int ?? 0))
+    }
+    return tasks
+  }
+
+  func frames(_ file: String) throws -> [[Float]] {
+    let reader = try VideoReader(path: file)
+    var frames: [[Float]] = []
+    while let frame = try reader.nextFrame() { frames.append(frame.image.scalars) }
+    return frames
+  }
+
+  func testFarmEqualsLocalAndSurvivesKills() throws {
+    var (status, output) = try CLITests.redub(["models", "demo", path("models")])
+    XCTAssertEqual(status, 0, output)
+    (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
+                                           "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])
+    XCTAssertEqual(status, 0, output)
+    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
+    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
+    try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
+    try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
+    // Windows long enough (30 steps) that the kill below lands while some run and some are done.
+    let method = ["--landmarks", path("landmarks.safetensors"), "--window", "4", "--overlap", "1", "--steps", "30",
+                  "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4", "--fan-input-size", "64"]
+
+    // In one process, one thread: the reference.
+    (status, output) = try CLITests.redub(["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
+                                           "--output", path("local.mp4"), "--state", path("local-state"), "--threads", "1"] + method)
+    XCTAssertEqual(status, 0, output)
+
+    // On a farm of three single-threaded workers.
+    try startCoordinator()
+    // Two workers first, so two windows run while the third waits: the kill lands mid-optimize.
+    for name in ["w1", "w2"] { try startWorker(name) }
+    (status, output) = try client(["submit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
+                                   "--output", path("out/farm.mp4"), "--export-latents"] + method)
+    XCTAssertEqual(status, 0, output)
+    let job = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+
+    // Kill the coordinator and a worker once some windows are done and others are running.
+    var before: [String: (state: String, epoch: Int)] = [:]
+    let midOptimize = eventually(120) {
+      before = (try? tasks(job)) ?? [:]
+      let optimize = before.filter { $0.key.hasPrefix("optimize-") }
+      return optimize.values.contains { $0.state == "done" } && optimize.values.contains { $0.state != "done" }
+    }
+    XCTAssertTrue(midOptimize, "never caught optimize half done: \(before)")
+    coordinator!.signal(SIGKILL)
+    _ = coordinator!.waitForExit(10)
+    workers[0].signal(SIGKILL)
+    _ = workers[0].waitForExit(10)
+    try startCoordinator()
+    for name in ["w3", "w4"] { try startWorker(name) }
+    (status, output) = try client(["wait", job, "--limit", "300"])
+    XCTAssertEqual(status, 0, output + "\n" + coordinator!.log)
+
+    // Finished windows kept their first (and only) lease; the results are the local ones, bit for bit.
+    let after = try tasks(job)
+    for (key, task) in before where key.hasPrefix("optimize-") && task.state == "done" {
+      XCTAssertEqual(after[key]?.epoch, task.epoch, "\(key) ran again")
+    }
+    let local = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path("local-state/tasks/merge/latents.safetensors"))).tensor("latents")
+    let farm = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path("out/farm.latents.safetensors"))).tensor("latents")
+    XCTAssertEqual(local.shape, farm.shape)
+    XCTAssertEqual(local.scalars, farm.scalars, "merged latents differ")
+    let localFrames = try frames(path("local.mp4")), farmFrames = try frames(path("out/farm.mp4"))
+    XCTAssertEqual(localFrames.count, 10)
+    XCTAssertEqual(farmFrames.count, 10)
+    XCTAssertTrue(localFrames == farmFrames, "output frames differ")
+  }
+}

@@ -9,6 +9,7 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "Inversion steps.") var invertSteps = 300
   @Option(help: "Pivotal tuning steps.") var tuneSteps = 350
   @Option(help: "Stitching tuning steps per frame.") var stitchSteps = 100
+  @Flag(help: "PTI's locality regularization while tuning (α 30; λ 0.1 on MSE and on LPIPS).") var localityRegularization = false
   @Option(help: "Frames per invert/stitch chunk.") var chunk = 16
   @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
   @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
@@ -34,6 +35,7 @@ struct EditMethodOptions: ParsableArguments {
     settings.optimizeSteps = steps ?? 300
     settings.invertSteps = invertSteps
     settings.tuneSteps = tuneSteps
+    settings.tuneLocality = localityRegularization
     settings.stitchSteps = stitchSteps
     settings.chunkFrames = chunk
     settings.blend = blend

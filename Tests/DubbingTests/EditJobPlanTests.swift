@@ -41,7 +41,7 @@ final class EditJobPlanTests: XCTestCase {
                                                     "model.lpips", "model.fan"])
     // The last window's right boundary does not exist; its left one (frame 5) is in chunk 1.
     let last = tasks.first { $0.key == "optimize-0002" }!
-    XCTAssertEqual(Set(last.inputs.map(\.name)).filter { $0.hasPrefix("pivots") }, ["pivots-00001", "pivots-00002"])
+    XCTAssertEqual(Set(last.inputs.map(\.name).filter { $0.hasPrefix("pivots") }), ["pivots-00001", "pivots-00002"])
     XCTAssertEqual(tasks.last!.exports, ["video": "video"])
     XCTAssertEqual(tasks.first { $0.key == "merge" }!.exports, ["latents": "latents"])
     // Parameters travel as JSON and come back equal.

@@ -61,10 +61,10 @@ final class EditFarmTests: XCTestCase {
     return tasks
   }
 
-  func frames(_ file: String) throws -> [[Float]] {
+  func frames(_ file: String) throws -> [[UInt8]] {
     let reader = try VideoReader(path: file)
-    var frames: [[Float]] = []
-    while let frame = try reader.nextFrame() { frames.append(frame.image.scalars) }
+    var frames: [[UInt8]] = []
+    while let frame = try reader.nextFrame() { frames.append(frame.image.pixels) }
     return frames
   }
 

@@ -134,6 +134,14 @@ public struct PivotalTuning {
     public var learningRate: Float = 3e-4
     public var l2Weight: Float = 1
     public var batchSize = 4
+    /// PTI's locality regularization: each step also renders a latent α (30) away from the
+    /// batch's first pivot toward a random mapped latent and keeps the tuned generator's render
+    /// of it close to the untuned one (λ 0.1 on MSE and 0.1 on LPIPS), so tuning stays local.
+    public var locality = false
+    public var localityAlpha: Float = 30
+    public var localityL2Weight: Float = 0.1
+    public var localityLPIPSWeight: Float = 0.1
+    public var localitySeed: UInt64 = 0
     public init() {}
   }
 
@@ -164,18 +172,46 @@ public struct PivotalTuning {
     let trainable = generator.synthesisParameters
     var adam = Adam(learningRate: settings.learningRate)
     let mapping = generator.parameters.filter { p in !trainable.contains { $0 === p } }
+    // The untuned generator, for the locality term (its weights are copies; tuning replaces ours).
+    let untuned: StyleGAN2Generator? = settings.locality ? {
+      let copy = StyleGAN2Generator(generator.configuration)
+      for (target, source) in zip(copy.parameters, generator.parameters) { target.value = source.value }
+      return copy
+    }() : nil
     try withFrozen(mapping) {
       for step in 0..<settings.steps {
         let (target, w) = try batch(step)
         let images = generator.synthesize(w.detached())
         let perceptual = critics.perceptual(images, target.detached())
         let l2 = (images - target.detached()).squared().mean()
-        let loss = perceptual + l2 * settings.l2Weight
+        var loss = perceptual + l2 * settings.l2Weight
+        var values = ["lpips": Double(perceptual.scalars[0]), "l2": Double(l2.scalars[0])]
+        if let untuned {
+          let (localL2, localLPIPS) = localityTerms(pivot: w.slice(axis: 0, 0..<1).detached(), untuned: untuned, step: step)
+          loss = loss + localL2 * settings.localityL2Weight + localLPIPS * settings.localityLPIPSWeight
+          values["locality_l2"] = Double(localL2.scalars[0])
+          values["locality_lpips"] = Double(localLPIPS.scalars[0])
+        }
         loss.backward()
         adam.step(trainable)
-        let terms = LossTerms(values: ["lpips": Double(perceptual.scalars[0]), "l2": Double(l2.scalars[0])], total: Double(loss.scalars[0]))
-        if !progress(step + 1, terms) { break }
+        if !progress(step + 1, LossTerms(values: values, total: Double(loss.scalars[0]))) { break }
       }
     }
+  }
+
+  /// MSE and LPIPS between the tuned and the untuned renders of w_r = w_p + α·(w_z − w_p)/‖w_z − w_p‖,
+  /// w_z the mapping of a seeded random z (one per step), w_p the pivot [1, L, D].
+  func localityTerms(pivot: Tensor, untuned: StyleGAN2Generator, step: Int) -> (l2: Tensor, lpips: Tensor) {
+    let layers = pivot.shape[1], d = pivot.shape[2]
+    let z = Tensor.randomNormal([1, d], seed: settings.localitySeed &+ 7_919 &* UInt64(step + 1))
+    let wz = withFrozen(generator.parameters) { generator.map(z).detached() }.scalars
+    let wp = pivot.scalars
+    var direction = [Float](repeating: 0, count: wp.count)
+    for l in 0..<layers { for k in 0..<d { direction[l * d + k] = wz[k] - wp[l * d + k] } }
+    let norm = max(direction.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-8)
+    let wr = Tensor(zip(wp, direction).map { $0 + settings.localityAlpha * $1 / norm }, shape: pivot.shape)
+    let reference = withFrozen(untuned.parameters) { untuned.synthesize(wr).detached() }
+    let render = generator.synthesize(wr)
+    return ((render - reference).squared().mean(), critics.perceptual(render, reference))
   }
 }

@@ -12,6 +12,8 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var invertLearningRate: Float = 0.01
   public var tuneSteps = 350
   public var tuneLearningRate: Float = 3e-4
+  /// PTI's locality regularization during tuning (off by default, as in PTI).
+  public var tuneLocality = false
   public var optimizeSteps = 300
   public var optimizeLearningRate: Float = 1e-3
   public var lpipsWeight: Float = 1

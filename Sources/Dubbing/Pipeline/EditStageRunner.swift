@@ -213,6 +213,7 @@ public struct EditStageRunner {
     var settings = PivotalTuning.Settings()
     settings.steps = p.settings.tuneSteps
     settings.learningRate = p.settings.tuneLearningRate
+    settings.locality = p.settings.tuneLocality
     let n = p.editableCount
     var curve: [LossTerms] = []
     // Pivotal tuning reads every frame; a long clip's crops are read a batch at a time.

@@ -631,6 +631,7 @@ final class WorkerLoop {
     result.epoch = offer.epoch
     result.seconds = seconds
     result.metrics = product.metrics.sorted(by: { $0.key < $1.key }).map { entry in .with { $0.name = entry.key; $0.value = entry.value } }
+    result.followUpTasks = product.followUpTasks
     do {
       for (name, data) in product.outputs.sorted(by: { $0.key < $1.key }) {
         var ref = Redub_V1_BlobRef()

@@ -13,7 +13,8 @@ struct WorkerCommand: ParsableCommand {
       a time limit) and SIGINT drain it: it takes no new task, finishes the current one within \
       --drain-grace or hands it back, and exits 0.
 
-      Task kinds in this build: the diagnostic kinds diag.sum, diag.hash, diag.fail and diag.blob \
+      Task kinds in this build: the diagnostic kinds diag.sum, diag.hash, diag.fail, diag.blob and \
+      diag.fanout \
       (see `redub submit --help`); the method's stages register themselves as they arrive.
       """)
 

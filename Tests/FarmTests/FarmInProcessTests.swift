@@ -120,6 +120,30 @@ final class FarmInProcessTests: XCTestCase {
     XCTAssertEqual(try client.wait(next, limit: .seconds(30)).state, "done")
   }
 
+  func testFollowUpsTooLargeForOneMessageFailTheTaskClearly() throws {
+    /// Returns one follow-up whose parameters alone pass the control message limit.
+    struct HugeFollowUp: FarmTask {
+      static let kind = "test.huge-follow-up"
+      func decodeParameters(_ bytes: Data) throws {}
+      func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
+        let huge = Redub_V1_TaskSpec.with {
+          $0.key = "huge"; $0.stage = "s"; $0.taskKind = SumTask.kind; $0.parameters = Data(count: Int(Wire.maxControlMessage))
+        }
+        return TaskProduct(followUpTasks: [huge])
+      }
+    }
+    let farm = try FarmHarness()
+    var registry = DiagnosticTasks.registry
+    registry.register(HugeFollowUp())
+    try farm.addWorker("w1", registry: registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("huge", count: 1, kind: HugeFollowUp.kind) { _ in Data() })
+    let status = try client.wait(job, limit: .seconds(30))
+    XCTAssertEqual(status.state, "failed")
+    XCTAssertTrue(status.error.contains("over the control message limit"), status.error)
+    XCTAssertEqual(status.tasksTotal, 1)
+  }
+
   func testAnExportOfAnOutputNeverProducedIsLogged() throws {
     let farm = try FarmHarness()
     try farm.addWorker("w1", registry: DiagnosticTasks.registry)

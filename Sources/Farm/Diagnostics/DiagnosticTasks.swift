@@ -107,8 +107,9 @@ public struct FanoutTask: FarmTask {
     }
   }
   public static let kind = "diag.fanout"
-  /// The most parts one fanout adds.
-  public static let maxCount = 100_000
+  /// The most parts one fanout adds (its result, follow-ups included, stays well inside the
+  /// control socket's 16 MiB message limit).
+  public static let maxCount = 10_000
   public static let gatherKey = "fanout-gather"
   public static let gatherExport = "gathered-sum.txt"
   public static func partKey(_ index: Int) -> String { String(format: "fanout-part-%05d", index) }

@@ -57,6 +57,116 @@ final class FarmInProcessTests: XCTestCase {
     XCTAssertEqual(status.stages.map(\.done), [2, 1])
   }
 
+  func testAFanoutJobGrowsFromItsFirstTaskAndWritesOnlyItsDeclaredExport() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    try farm.addWorker("w2", registry: DiagnosticTasks.registry)
+    var spec = Redub_V1_JobSpec()
+    spec.name = "fanout"
+    spec.outputDir = "out"
+    spec.tasks = [.with {
+      $0.key = "fanout"
+      $0.stage = "fanout"
+      $0.taskKind = FanoutTask.kind
+      $0.parameters = Data(#"{"count": 5, "steps": 2, "stepMilliseconds": 5}"#.utf8)
+    }]
+    let client = try farm.client()
+    let job = try client.submit(spec)
+    let status = try client.wait(job, limit: .seconds(30))
+    XCTAssertEqual(status.state, "done", status.error)
+    XCTAssertEqual(status.tasksTotal, 7)  // fanout + 5 parts + gather
+    XCTAssertEqual(status.tasksDone, 7)
+    let detail = try client.status(job, allTasks: true)
+    XCTAssertEqual(detail.tasks.map(\.key).sorted(),
+                   ["fanout", "fanout-gather"] + (0..<5).map { FanoutTask.partKey($0) })
+    XCTAssertEqual(detail.stages.map(\.stage), ["fanout", "fanout-part", "fanout-gather"])
+    // Part i sums i + 5; the gatherer sums the parts: 0+1+2+3+4 + 5·5.
+    let out = farm.folder.url.appendingPathComponent("out")
+    let exported = out.appendingPathComponent(FanoutTask.gatherExport)
+    XCTAssertTrue(try eventually(5) { FileManager.default.fileExists(atPath: exported.path) })
+    XCTAssertEqual(try String(contentsOf: exported, encoding: .utf8), "35")
+    // Only the declared export is written: no task folders, no temporary files.
+    XCTAssertTrue(try eventually(5) { try farm.coordinator.store.jobsToExport().isEmpty })
+    let written = try FileManager.default.subpathsOfDirectory(atPath: out.path).sorted()
+    XCTAssertEqual(written, [FanoutTask.gatherExport])
+  }
+
+  func testFollowUpsTheJobCannotTakeFailItAtOnceAndTheWorkerGoesOn() throws {
+    /// Returns two follow-ups with the same key: a bug in the task kind.
+    struct BadFollowUps: FarmTask {
+      static let kind = "test.bad-follow-ups"
+      func decodeParameters(_ bytes: Data) throws {}
+      func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
+        let twin = Redub_V1_TaskSpec.with { $0.key = "twin"; $0.stage = "s"; $0.taskKind = SumTask.kind }
+        return TaskProduct(outputs: ["n": Data("1".utf8)], followUpTasks: [twin, twin])
+      }
+    }
+    let farm = try FarmHarness()
+    var registry = DiagnosticTasks.registry
+    registry.register(BadFollowUps())
+    try farm.addWorker("w1", registry: registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("bad", count: 1, kind: BadFollowUps.kind) { _ in Data() })
+    let status = try client.wait(job, limit: .seconds(30))
+    XCTAssertEqual(status.state, "failed")
+    XCTAssertTrue(status.error.contains("task 'task-0000' returned follow-up tasks the job cannot take: task key 'twin' appears twice"),
+                  status.error)
+    let detail = try client.status(job, allTasks: true)
+    XCTAssertEqual(detail.tasks.map(\.key), ["task-0000"], "nothing of the batch was added")
+    XCTAssertEqual(detail.tasks.first?.attempts, 1, "not retried")
+    XCTAssertEqual(detail.tasksTotal, 1)
+    // The result was acknowledged: the worker holds nothing and runs the next job.
+    let next = try client.submit(makeJob("next", count: 2, kind: SumTask.kind) { _ in Data() })
+    XCTAssertEqual(try client.wait(next, limit: .seconds(30)).state, "done")
+  }
+
+  func testFollowUpsTooLargeForOneMessageFailTheTaskClearly() throws {
+    /// Returns one follow-up whose parameters alone pass the control message limit.
+    struct HugeFollowUp: FarmTask {
+      static let kind = "test.huge-follow-up"
+      func decodeParameters(_ bytes: Data) throws {}
+      func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
+        let huge = Redub_V1_TaskSpec.with {
+          $0.key = "huge"; $0.stage = "s"; $0.taskKind = SumTask.kind; $0.parameters = Data(count: Int(Wire.maxControlMessage))
+        }
+        return TaskProduct(followUpTasks: [huge])
+      }
+    }
+    let farm = try FarmHarness()
+    var registry = DiagnosticTasks.registry
+    registry.register(HugeFollowUp())
+    try farm.addWorker("w1", registry: registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("huge", count: 1, kind: HugeFollowUp.kind) { _ in Data() })
+    let status = try client.wait(job, limit: .seconds(30))
+    XCTAssertEqual(status.state, "failed")
+    XCTAssertTrue(status.error.contains("over the control message limit"), status.error)
+    XCTAssertEqual(status.tasksTotal, 1)
+  }
+
+  func testAnExportOfAnOutputNeverProducedIsLogged() throws {
+    let farm = try FarmHarness()
+    try farm.addWorker("w1", registry: DiagnosticTasks.registry)
+    var spec = Redub_V1_JobSpec()
+    spec.name = "exports"
+    spec.outputDir = "out"
+    spec.tasks = [
+      .with { $0.key = "a"; $0.stage = "s"; $0.taskKind = SumTask.kind; $0.parameters = Data(#"{"value": 3}"#.utf8)
+        $0.exports = ["sum": "results/a.txt", "missing": "results/missing.txt"] },
+      .with { $0.key = "b"; $0.stage = "s"; $0.taskKind = SumTask.kind },
+    ]
+    let client = try farm.client()
+    let job = try client.submit(spec)
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+    XCTAssertTrue(try eventually(5) { try farm.coordinator.store.jobsToExport().isEmpty })
+    let out = farm.folder.url.appendingPathComponent("out")
+    XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("results/a.txt"), encoding: .utf8), "3")
+    XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: out.path).sorted(), ["results", "results/a.txt"])
+    let failures = try farm.coordinator.store.events(kind: "export-failed", job: job)
+    XCTAssertEqual(failures.count, 1)
+    XCTAssertTrue(failures.first?.message.contains("task 'a' did not produce output 'missing'") ?? false, "\(failures)")
+  }
+
   func testPathsOutsideTheDataRootAreRefused() throws {
     let farm = try FarmHarness()
     let client = try farm.client()

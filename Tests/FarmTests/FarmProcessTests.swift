@@ -194,6 +194,19 @@ final class FarmProcessTests: XCTestCase {
     XCTAssertTrue(listed.output.contains(job), listed.output)
     let workers = try redub(["workers"])
     XCTAssertTrue(workers.output.contains("w1 (w1): idle"), workers.output)
+    // A job that grows from its first task and writes only its declared export.
+    let fanout = try redub(["submit", "--diagnostic", "fanout", "--tasks", "4", "--steps", "1", "--step-ms", "0",
+                            "--output-dir", "fanout-out"])
+    XCTAssertEqual(fanout.status, 0, fanout.output)
+    let fanoutJob = fanout.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let fanoutWait = try redub(["wait", fanoutJob, "--limit", "30"])
+    XCTAssertEqual(fanoutWait.status, 0, fanoutWait.output)
+    XCTAssertTrue(try redub(["status", fanoutJob, "--json"]).output.contains("\"tasksDone\":6"))
+    let gathered = farm.folder.url.appendingPathComponent("fanout-out/gathered-sum.txt")
+    XCTAssertTrue(eventually(5) { FileManager.default.fileExists(atPath: gathered.path) })
+    XCTAssertEqual(try String(contentsOf: gathered, encoding: .utf8), "22")  // 0+1+2+3 + 4·4
+    let help = try redub(["submit", "--help"])
+    XCTAssertTrue(help.output.contains("fanout"), help.output)
     let failing = try redub(["submit", "--diagnostic", "fail"])
     let failedJob = failing.output.trimmingCharacters(in: .whitespacesAndNewlines)
     let failedWait = try redub(["wait", failedJob, "--limit", "30"])

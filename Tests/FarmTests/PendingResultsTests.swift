@@ -44,4 +44,30 @@ final class PendingResultsTests: XCTestCase {
     try reopened.add(result(4, "four"))
     XCTAssertEqual(try PendingResults(folder: folder.url).loaded, [4: result(4, "four")])
   }
+
+  func testAResultWithFollowUpTasksSurvivesAWorkerRestart() throws {
+    let folder = TemporaryFolder("pending")
+    var grown = result(9, "9")
+    grown.followUpTasks = (0..<3).map { index in
+      .with {
+        $0.key = "part-\(index)"
+        $0.stage = "part"
+        $0.taskKind = SumTask.kind
+        $0.parameters = Data("{\"value\": \(index)}".utf8)
+        $0.dependsOn = ["prepare"]
+        $0.inputs = [.with { $0.name = "n"; $0.task = "prepare"; $0.output = "n" }]
+        $0.exports = index == 2 ? ["sum": "parts/last.txt"] : [:]
+      }
+    }
+    do {
+      let pending = try PendingResults(folder: folder.url)
+      try pending.add(grown)
+      try pending.add(result(10, "ten"))
+    }
+    let reopened = try PendingResults(folder: folder.url)
+    XCTAssertEqual(reopened.loaded[9], grown)
+    XCTAssertEqual(reopened.loaded[9]?.followUpTasks.map(\.key), ["part-0", "part-1", "part-2"])
+    XCTAssertEqual(reopened.loaded[9]?.followUpTasks.last?.exports, ["sum": "parts/last.txt"])
+    XCTAssertEqual(reopened.loaded[10]?.followUpTasks, [])
+  }
 }

@@ -481,7 +481,8 @@ final class ControlLoop {
     do {
       outcome = try store.complete(
         taskID: Int64(result.taskID), epoch: Int64(result.epoch), worker: session.id, outputs: outputs,
-        smallBlobs: smallBlobs, metrics: result.metrics.map { ($0.name, $0.value) }, seconds: result.seconds)
+        smallBlobs: smallBlobs, metrics: result.metrics.map { ($0.name, $0.value) }, seconds: result.seconds,
+        followUps: result.followUpTasks)
     } catch {
       logger.error("cannot commit the result of task \(result.taskID): \(error)")
       return
@@ -498,6 +499,11 @@ final class ControlLoop {
       offerToWaiting()
     case .duplicate:
       send(routingID, .ack(.with { $0.taskID = result.taskID; $0.epoch = result.epoch }))
+    case .rejected(let jobID, let error, let cancelled):
+      releaseLease(Int64(result.taskID), worker: session.id)
+      logger.error("job \(jobID) failed: \(error)")
+      send(routingID, .ack(.with { $0.taskID = result.taskID; $0.epoch = result.epoch }))
+      cancelOnWorkers(cancelled, reason: "job \(jobID) failed")
     case .stale(let reason):
       logger.warning("refused a stale result from \(session.id) for task \(result.taskID) epoch \(result.epoch): \(reason)")
       if workers[session.id]?.lease == Int64(result.taskID) { workers[session.id]?.lease = nil }
@@ -641,17 +647,40 @@ final class ControlLoop {
     }
   }
 
-  /// Writes each finished job's outputs to its output folder (once).
+  /// Writes each finished job's outputs to its output folder (once): the declared exports
+  /// when any task of the job declares some, each to its path; otherwise every task's outputs
+  /// as `<task key>/<output name>`.
   func exportFinishedJobs() {
     guard let pending = try? store.jobsToExport() else { return }
     for (jobID, outputDir) in pending {
       do {
         let folder = try coordinator.resolveInDataRoot(outputDir)
-        for output in try store.outputs(jobID: jobID) {
-          let taskFolder = folder.appendingPathComponent(ControlLoop.safeName(output.taskKey))
-          try FileManager.default.createDirectory(at: taskFolder, withIntermediateDirectories: true)
-          let target = taskFolder.appendingPathComponent(ControlLoop.safeName(output.name))
-          try coordinator.artifacts.export(output.sha256, to: target)
+        let declared = try store.exports(jobID: jobID)
+        if declared.isEmpty {
+          for output in try store.outputs(jobID: jobID) {
+            let taskFolder = folder.appendingPathComponent(ControlLoop.safeName(output.taskKey))
+            try FileManager.default.createDirectory(at: taskFolder, withIntermediateDirectories: true)
+            let target = taskFolder.appendingPathComponent(ControlLoop.safeName(output.name))
+            try coordinator.artifacts.export(output.sha256, to: target)
+          }
+        } else {
+          var written = 0
+          for export in declared {
+            guard export.sha256 != nil else {
+              let message = "task '\(export.taskKey)' did not produce output '\(export.output)', declared as export \(export.path)"
+              logger.error("job \(jobID): \(message)")
+              store.logEvent("export-failed", job: jobID, message)
+              continue
+            }
+            do {
+              try writeExport(export, in: folder)
+              written += 1
+            } catch {
+              logger.error("job \(jobID): cannot export output '\(export.output)' of task '\(export.taskKey)' to \(export.path): \(error)")
+              store.logEvent("export-failed", job: jobID, "task '\(export.taskKey)' output '\(export.output)' to \(export.path): \(error)")
+            }
+          }
+          logger.info("job \(jobID): \(written) of \(declared.count) exports written to \(folder.path)")
         }
         try store.markExported(jobID: jobID)
         logger.info("job \(jobID): outputs written to \(folder.path)")
@@ -660,6 +689,35 @@ final class ControlLoop {
         store.logEvent("export-failed", job: jobID, "\(error)")
         try? store.markExported(jobID: jobID)
       }
+    }
+  }
+
+  /// Writes one declared export: into a temporary file beside its target, then renamed over
+  /// it, so a reader never sees half a file.
+  func writeExport(_ export: JobExport, in folder: URL) throws(FarmError) {
+    guard let sha256 = export.sha256 else {
+      throw FarmError.io("task '\(export.taskKey)' did not produce output '\(export.output)'")
+    }
+    // Checked at submission; checked again because a file outside the folder must never be written.
+    if let problem = JobTaskRules.exportPathProblem(export.path) { throw FarmError.io("export path '\(export.path)' is \(problem)") }
+    let target = folder.appendingPathComponent(export.path)
+    let parent = target.deletingLastPathComponent()
+    do {
+      try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+    } catch {
+      throw FarmError.io("cannot create \(parent.path): \(error.localizedDescription)")
+    }
+    let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).partial-\(UUID().uuidString.prefix(8))")
+    do {
+      try coordinator.artifacts.export(sha256, to: temporary)
+    } catch {
+      try? FileManager.default.removeItem(at: temporary)
+      throw error
+    }
+    guard rename(temporary.path, target.path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      try? FileManager.default.removeItem(at: temporary)
+      throw FarmError.io("cannot rename \(temporary.path) to \(target.path): \(reason)")
     }
   }
 

@@ -13,6 +13,7 @@ public enum DiagnosticTasks {
     registry.register(HashTask())
     registry.register(FailTask())
     registry.register(BlobTask())
+    registry.register(FanoutTask())
     return registry
   }
 
@@ -79,6 +80,79 @@ public struct SumTask: FarmTask {
     try context.checkCancellation()
     DiagnosticTasks.record("done", context)
     return TaskProduct(outputs: ["sum": Data(String(sum).utf8)], metrics: ["sum": Double(sum)])
+  }
+}
+
+/// "diag.fanout": a job that grows from its first task. Sleeps `steps` × `stepMilliseconds`
+/// like diag.sum, outputs "n" = `count` as decimal text, and adds follow-up tasks to its job:
+/// `count` diag.sum tasks `fanout-part-00000`… (part i has value i and reads "n", so it sums
+/// to i + count), each depending on this task, and one diag.sum task `fanout-gather`
+/// depending on every part and reading each part's "sum", which exports its own "sum" as
+/// `gathered-sum.txt` (count·(count−1)/2 + count²).
+public struct FanoutTask: FarmTask {
+  public struct Parameters: Codable, Sendable {
+    public var count: Int = 10
+    public var steps: Int = 1
+    public var stepMilliseconds: Int = 0
+    public init(count: Int = 10, steps: Int = 1, stepMilliseconds: Int = 0) {
+      self.count = count
+      self.steps = steps
+      self.stepMilliseconds = stepMilliseconds
+    }
+    public init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      count = try container.decodeIfPresent(Int.self, forKey: .count) ?? 10
+      steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? 1
+      stepMilliseconds = try container.decodeIfPresent(Int.self, forKey: .stepMilliseconds) ?? 0
+    }
+  }
+  public static let kind = "diag.fanout"
+  /// The most parts one fanout adds (its result, follow-ups included, stays well inside the
+  /// control socket's 16 MiB message limit).
+  public static let maxCount = 10_000
+  public static let gatherKey = "fanout-gather"
+  public static let gatherExport = "gathered-sum.txt"
+  public static func partKey(_ index: Int) -> String { String(format: "fanout-part-%05d", index) }
+
+  public init() {}
+  public func decodeParameters(_ bytes: Data) throws -> Parameters { try DiagnosticTasks.decode(Parameters.self, bytes) }
+  public func run(_ parameters: Parameters, context: TaskContext) throws -> TaskProduct {
+    DiagnosticTasks.record("start", context)
+    guard (0...FanoutTask.maxCount).contains(parameters.count) else {
+      throw TaskError("diag.fanout count \(parameters.count) is outside 0...\(FanoutTask.maxCount)", retryable: false)
+    }
+    let steps = max(parameters.steps, 1)
+    for step in 0..<steps {
+      try context.checkCancellation()
+      if parameters.stepMilliseconds > 0 { usleep(UInt32(parameters.stepMilliseconds) * 1000) }
+      context.report(TaskProgress(iteration: UInt64(step + 1), total: UInt64(steps)))
+    }
+    let partParameters = { (index: Int) in
+      Data("{\"value\": \(index), \"steps\": \(parameters.steps), \"stepMilliseconds\": \(parameters.stepMilliseconds)}".utf8)
+    }
+    var followUps: [Redub_V1_TaskSpec] = (0..<parameters.count).map { index in
+      var part = Redub_V1_TaskSpec()
+      part.key = FanoutTask.partKey(index)
+      part.stage = "fanout-part"
+      part.taskKind = SumTask.kind
+      part.parameters = partParameters(index)
+      part.dependsOn = [context.taskKey]
+      part.inputs = [.with { $0.name = "n"; $0.task = context.taskKey; $0.output = "n" }]
+      return part
+    }
+    var gather = Redub_V1_TaskSpec()
+    gather.key = FanoutTask.gatherKey
+    gather.stage = "fanout-gather"
+    gather.taskKind = SumTask.kind
+    gather.parameters = Data("{\"steps\": \(parameters.steps), \"stepMilliseconds\": \(parameters.stepMilliseconds)}".utf8)
+    gather.dependsOn = followUps.map(\.key)
+    gather.inputs = followUps.map { part in .with { $0.name = part.key; $0.task = part.key; $0.output = "sum" } }
+    gather.exports = ["sum": FanoutTask.gatherExport]
+    followUps.append(gather)
+    try context.checkCancellation()
+    DiagnosticTasks.record("done", context)
+    return TaskProduct(outputs: ["n": Data(String(parameters.count).utf8)], metrics: ["count": Double(parameters.count)],
+                       followUpTasks: followUps)
   }
 }
 

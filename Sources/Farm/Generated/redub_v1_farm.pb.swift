@@ -550,6 +550,12 @@ public nonisolated struct Redub_V1_TaskResult: Sendable {
   /// Seconds the task computed.
   public var seconds: Double = 0
 
+  /// Tasks the finished task adds to its own job (a job whose size is known only once a first
+  /// task has looked at its input). The coordinator inserts them with the result, in the same
+  /// transaction, under the same rules as a submitted job's tasks; a batch it cannot take fails
+  /// the task (not retryable) and its job.
+  public var followUpTasks: [Redub_V1_TaskSpec] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -912,6 +918,12 @@ public nonisolated struct Redub_V1_TaskSpec: Sendable {
   /// Keys of tasks that must finish first.
   public var dependsOn: [String] = []
 
+  /// Outputs to write when the job is done: output name -> file path relative to the job's
+  /// output_dir (no "..", not absolute, unique within the job). When any task of a job
+  /// declares exports, only declared exports are written; otherwise every task's outputs are,
+  /// as output_dir/<task key>/<output name>.
+  public var exports: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -971,7 +983,8 @@ public nonisolated struct Redub_V1_JobSpec: Sendable {
 
   public var tasks: [Redub_V1_TaskSpec] = []
 
-  /// Directory (inside the data root) receiving every task's outputs when the job is done.
+  /// Directory (inside the data root) receiving the job's outputs when it is done: every task's
+  /// outputs, or only the declared `TaskSpec.exports` when any task declares some.
   public var outputDir: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2220,7 +2233,7 @@ nonisolated extension Redub_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Redub_V1_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}epoch\0\u{1}outputs\0\u{1}metrics\0\u{1}seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}epoch\0\u{1}outputs\0\u{1}metrics\0\u{1}seconds\0\u{3}follow_up_tasks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2233,6 +2246,7 @@ nonisolated extension Redub_V1_TaskResult: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.outputs) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.metrics) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.followUpTasks) }()
       default: break
       }
     }
@@ -2254,6 +2268,9 @@ nonisolated extension Redub_V1_TaskResult: SwiftProtobuf.Message, SwiftProtobuf.
     if self.seconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 5)
     }
+    if !self.followUpTasks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.followUpTasks, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2263,6 +2280,7 @@ nonisolated extension Redub_V1_TaskResult: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.outputs != rhs.outputs {return false}
     if lhs.metrics != rhs.metrics {return false}
     if lhs.seconds != rhs.seconds {return false}
+    if lhs.followUpTasks != rhs.followUpTasks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2909,7 +2927,7 @@ nonisolated extension Redub_V1_BlobError: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}stage\0\u{3}task_kind\0\u{1}parameters\0\u{1}inputs\0\u{3}depends_on\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}stage\0\u{3}task_kind\0\u{1}parameters\0\u{1}inputs\0\u{3}depends_on\0\u{1}exports\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2923,6 +2941,7 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularBytesField(value: &self.parameters) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.inputs) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.dependsOn) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.exports) }()
       default: break
       }
     }
@@ -2947,6 +2966,9 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.dependsOn.isEmpty {
       try visitor.visitRepeatedStringField(value: self.dependsOn, fieldNumber: 6)
     }
+    if !self.exports.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.exports, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2957,6 +2979,7 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.parameters != rhs.parameters {return false}
     if lhs.inputs != rhs.inputs {return false}
     if lhs.dependsOn != rhs.dependsOn {return false}
+    if lhs.exports != rhs.exports {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -33,6 +33,10 @@ public enum ResultOutcome: Sendable, Equatable {
   case duplicate
   /// The lease is gone (expired, requeued, cancelled): refuse.
   case stale(String)
+  /// The result's follow-up tasks broke the job's rules (a bug in the task kind): nothing of
+  /// it was stored, the task failed (not retryable) and took its job down with `error`;
+  /// `cancelled` are the job's other leases. Acknowledge the result.
+  case rejected(jobID: String, error: String, cancelled: [LeaseRef])
 }
 
 /// What became of a reported failure or a lost lease.
@@ -165,9 +169,18 @@ extension JobStore {
 
   /// Commits a task's result if (task, epoch, worker) is its current lease. `smallBlobs` are
   /// output bytes by hash (each checked by the caller) kept in the database with the result.
+  ///
+  /// `followUps` are tasks the finished task adds to its own job, inserted in the same
+  /// transaction under the rules of a submitted job (`JobStore.validate`): new keys, each
+  /// dependency a task of the job (in any state) or an earlier follow-up, inputs bound to job
+  /// inputs or to outputs of dependencies, safe and unique export paths. Finished dependencies
+  /// (this task included) count as satisfied, so a follow-up with no other is ready at once;
+  /// the job's task count grows by them before its completion is judged. A batch that breaks
+  /// a rule stores nothing of the result and fails the task (not retryable) and its job:
+  /// `.rejected`. A duplicate or stale result inserts nothing.
   public func complete(
     taskID: Int64, epoch: Int64, worker: String, outputs: [StoredInput], smallBlobs: [String: Data] = [:],
-    metrics: [(String, Double)], seconds: Double
+    metrics: [(String, Double)], seconds: Double, followUps: [Redub_V1_TaskSpec] = []
   ) throws(FarmError) -> ResultOutcome {
     try write { db in
       let row = try JobStore.currentLease(db, taskID)
@@ -181,7 +194,25 @@ extension JobStore {
         return .stale(reason)
       }
       let jobID: String = row!["job_id"]
+      let key: String = row!["key"]
       let now = JobStore.now()
+      var known: [String: (id: Int64, done: Bool)] = [:]
+      if !followUps.isEmpty {
+        do {
+          known = try JobStore.checkFollowUps(db, followUps, jobID: jobID, completing: key, outputs: outputs)
+        } catch let FarmError.invalidJob(problem) {
+          let message = "task '\(key)' returned follow-up tasks the job cannot take: \(problem)"
+          try db.cachedStatement(sql: "UPDATE leases SET ended = ?, outcome = 'failed', detail = ? WHERE task_id = ? AND epoch = ?")
+            .execute(arguments: [now, message, taskID, epoch])
+          try db.execute(sql: """
+            UPDATE tasks SET state = 'failed', failures = failures + 1, error = ?, error_worker = ?, worker = NULL, finished = ?
+            WHERE id = ?
+            """, arguments: [message, worker, now, taskID])
+          try JobStore.logEvent(db, "task-failed", job: jobID, task: taskID, worker: worker, message)
+          let cancelled = try JobStore.failJob(db, jobID, message: message)
+          return .rejected(jobID: jobID, error: message, cancelled: cancelled)
+        }
+      }
       try JobStore.putSmallBlobs(db, smallBlobs)
       let insertOutput = try db.cachedStatement(
         sql: "INSERT OR REPLACE INTO task_outputs (task_id, name, sha256, size) VALUES (?, ?, ?, ?)")
@@ -201,6 +232,16 @@ extension JobStore {
         UPDATE tasks SET state = 'ready'
         WHERE state = 'waiting' AND pending_deps <= 0 AND id IN (SELECT task_id FROM task_deps WHERE depends_on = ?)
         """).execute(arguments: [taskID])
+      if !followUps.isEmpty {
+        // After the dependants' release above, so the new tasks' links to this (now done)
+        // task are never counted down: they start satisfied.
+        known[key] = (taskID, true)
+        let job = try Row.fetchOne(db, sql: "SELECT priority, seq FROM jobs WHERE id = ?", arguments: [jobID])!
+        _ = try JobStore.insertTasks(db, followUps, jobID: jobID, priority: job["priority"], seq: job["seq"], known: known)
+        try db.execute(sql: "UPDATE jobs SET tasks_total = tasks_total + ? WHERE id = ?", arguments: [followUps.count, jobID])
+        try JobStore.logEvent(db, "follow-ups", job: jobID, task: taskID, worker: worker,
+                              "task \(key) added \(followUps.count) follow-up tasks to the job")
+      }
       try db.cachedStatement(sql: "UPDATE jobs SET tasks_done = tasks_done + 1 WHERE id = ?").execute(arguments: [jobID])
       let job = try Row.fetchOne(
         db.cachedStatement(sql: "SELECT tasks_done, tasks_total, state FROM jobs WHERE id = ?"), arguments: [jobID])!
@@ -211,6 +252,49 @@ extension JobStore {
       }
       return .accepted(finishedJob: nil)
     }
+  }
+
+  /// Checks a finished task's follow-ups against its job (`JobTaskRules`, seeded with the
+  /// job's inputs, export paths and the stored tasks the batch names); returns those stored
+  /// tasks by key with their ids and whether they are done. A binding to an output of a
+  /// finished dependency must name an output it produced. Throws `FarmError.invalidJob`.
+  static func checkFollowUps(
+    _ db: Database, _ followUps: [Redub_V1_TaskSpec], jobID: String, completing: String, outputs: [StoredInput]
+  ) throws -> [String: (id: Int64, done: Bool)] {
+    let total = try Int.fetchOne(db, sql: "SELECT tasks_total FROM jobs WHERE id = ?", arguments: [jobID]) ?? 0
+    guard total + followUps.count <= JobTaskRules.maxTasks else {
+      throw FarmError.invalidJob("\(followUps.count) more tasks would pass the limit of 1,000,000 tasks per job")
+    }
+    // The stored tasks the batch names, by key: as new keys (a clash) or as dependencies.
+    var named = Set(followUps.map(\.key))
+    for task in followUps { named.formUnion(task.dependsOn) }
+    var known: [String: (id: Int64, done: Bool)] = [:]
+    let find = try db.cachedStatement(sql: "SELECT id, state FROM tasks WHERE job_id = ? AND key = ?")
+    for name in named {
+      if let row = try Row.fetchOne(find, arguments: [jobID, name]) {
+        known[name] = (row["id"], (row["state"] as String) == TaskState.done.rawValue || name == completing)
+      }
+    }
+    let inputNames = try String.fetchAll(db, sql: "SELECT name FROM job_inputs WHERE job_id = ?", arguments: [jobID])
+    let exportPaths = try String.fetchAll(db, sql: "SELECT path FROM task_exports WHERE job_id = ?", arguments: [jobID])
+    var rules = JobTaskRules(inputNames: Set(inputNames), keys: Set(known.keys), exportPaths: Set(exportPaths))
+    let produced = Set(outputs.map(\.name))
+    let hasOutput = try db.cachedStatement(sql: "SELECT 1 FROM task_outputs WHERE task_id = ? AND name = ?")
+    for task in followUps {
+      try rules.admit(task)
+      for binding in task.inputs where binding.jobInput.isEmpty {
+        // Bound to an output of a dependency that already finished: it must exist.
+        guard let dependency = known[binding.task], dependency.done else { continue }
+        let exists = binding.task == completing
+          ? produced.contains(binding.output)
+          : try Bool.fetchOne(hasOutput, arguments: [dependency.id, binding.output]) ?? false
+        guard exists else {
+          throw FarmError.invalidJob(
+            "task '\(task.key)' input '\(binding.name)' reads output '\(binding.output)' of '\(binding.task)', which that task did not produce")
+        }
+      }
+    }
+    return known
   }
 
   /// Records a failed attempt: requeues the task, or fails it and its job when it is not

@@ -9,6 +9,17 @@ public struct TaskOutput: Sendable, Equatable {
   public var size: UInt64
 }
 
+/// A declared export of a job: which task's output goes to which path of its output folder.
+public struct JobExport: Sendable, Equatable {
+  /// Relative to the job's output folder.
+  public var path: String
+  public var taskKey: String
+  public var output: String
+  /// The output's blob, nil when the task has not produced it (not done, or no such output).
+  public var sha256: String?
+  public var size: UInt64?
+}
+
 extension JobStore {
   /// A job's state, per-stage counts and its running and failed tasks (every task with
   /// `allTasks`). Live progress is the coordinator's to add.
@@ -112,6 +123,20 @@ extension JobStore {
         WHERE t.job_id = ? AND t.state = 'done' ORDER BY t.id, o.name
         """, arguments: [jobID]).map {
         TaskOutput(taskKey: $0["key"], name: $0["name"], sha256: $0["sha256"], size: UInt64($0["size"] as Int64))
+      }
+    }
+  }
+
+  /// A job's declared exports (`TaskSpec.exports`), by path.
+  public func exports(jobID: String) throws(FarmError) -> [JobExport] {
+    try read { db in
+      try Row.fetchAll(db, sql: """
+        SELECT e.path, t.key, e.output, o.sha256, o.size FROM task_exports e JOIN tasks t ON t.id = e.task_id
+        LEFT JOIN task_outputs o ON o.task_id = e.task_id AND o.name = e.output AND t.state = 'done'
+        WHERE e.job_id = ? ORDER BY e.path
+        """, arguments: [jobID]).map {
+        JobExport(path: $0["path"], taskKey: $0["key"], output: $0["output"], sha256: $0["sha256"],
+                  size: ($0["size"] as Int64?).map { UInt64($0) })
       }
     }
   }

@@ -140,6 +140,19 @@ public final class JobStore: Sendable {
         ) WITHOUT ROWID;
         """)
     }
+    // Declared exports (`TaskSpec.exports`): which output of which task a finished job writes
+    // where, one row per path, so a path is unique within its job.
+    migrator.registerMigration("v3-task-exports") { db in
+      try db.execute(sql: """
+        CREATE TABLE task_exports (
+          job_id TEXT NOT NULL,
+          path TEXT NOT NULL,
+          task_id INTEGER NOT NULL,
+          output TEXT NOT NULL,
+          PRIMARY KEY (job_id, path)
+        ) WITHOUT ROWID;
+        """)
+    }
     return migrator
   }
 

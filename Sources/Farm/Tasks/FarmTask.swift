@@ -16,13 +16,21 @@ public protocol FarmTask: Sendable {
   func run(_ parameters: Parameters, context: TaskContext) throws -> TaskProduct
 }
 
-/// What a task returns: named output blobs and named metrics.
+/// What a task returns: named output blobs, named metrics, and tasks to add to its job.
 public struct TaskProduct: Sendable {
   public var outputs: [String: Data]
   public var metrics: [String: Double]
-  public init(outputs: [String: Data] = [:], metrics: [String: Double] = [:]) {
+  /// Tasks this task adds to its own job once its result is accepted (for a job whose size is
+  /// known only after a first task looked at its input). They obey the rules of a submitted
+  /// job's tasks: keys new to the job, each dependency a task of the job (typically this one,
+  /// `TaskContext.taskKey`) or an earlier follow-up, inputs bound to job inputs or to outputs
+  /// of dependencies, export paths safe and unique. A batch that breaks one fails this task
+  /// (not retryable) and the job, and nothing of it is added.
+  public var followUpTasks: [Redub_V1_TaskSpec]
+  public init(outputs: [String: Data] = [:], metrics: [String: Double] = [:], followUpTasks: [Redub_V1_TaskSpec] = []) {
     self.outputs = outputs
     self.metrics = metrics
+    self.followUpTasks = followUpTasks
   }
 }
 

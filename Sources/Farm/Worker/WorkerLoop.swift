@@ -631,6 +631,19 @@ final class WorkerLoop {
     result.epoch = offer.epoch
     result.seconds = seconds
     result.metrics = product.metrics.sorted(by: { $0.key < $1.key }).map { entry in .with { $0.name = entry.key; $0.value = entry.value } }
+    result.followUpTasks = product.followUpTasks
+    if !result.followUpTasks.isEmpty {
+      // Outputs travel inline only up to 64 KiB each, so follow-ups are what can push a result
+      // past the control socket's message limit, where it would be dropped unseen: fail instead.
+      let size = (try? result.serializedBytes() as [UInt8])?.count ?? Int.max
+      let limit = Int(Wire.maxControlMessage) - (1 << 20)
+      if size + product.outputs.count * (Wire.inlineLimit + 256) > limit {
+        reportFailure(
+          "the result's \(result.followUpTasks.count) follow-up tasks take \(size) bytes, over the control message limit of \(limit) bytes; return fewer or smaller follow-ups",
+          retryable: false)
+        return
+      }
+    }
     do {
       for (name, data) in product.outputs.sorted(by: { $0.key < $1.key }) {
         var ref = Redub_V1_BlobRef()

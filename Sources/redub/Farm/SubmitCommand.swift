@@ -18,12 +18,17 @@ struct SubmitCommand: ParsableCommand {
       SPEC is a job spec in protobuf JSON (redub.v1.JobSpec in Proto/redub/v1/farm.proto): name, \
       priority, inputs (files inside the coordinator's --data-root, by path), tasks (key, stage, \
       taskKind, parameters as base64, inputs bound to job inputs or to outputs of tasks they \
-      dependOn) and outputDir. The method's own job arguments arrive with the dubbing pipeline.
+      dependOn) and outputDir.
 
       --diagnostic KIND submits a built-in diagnostic job instead, to check a farm end to end: \
       `sum` (--tasks tasks of diag.sum, each sleeping --steps (default 10) × --step-ms with progress), `fail` \
       (one diag.fail task, which fails every attempt), `blob` (--tasks diag.blob tasks each \
-      returning --bytes bytes).
+      returning --bytes bytes), `fanout` (one diag.fanout task that adds --tasks diag.sum tasks \
+      and a gathering diag.sum task to its job as follow-ups; with --output-dir the job writes \
+      only the gatherer's declared export, gathered-sum.txt, holding N·(N−1)/2 + N² for N tasks).
+
+      --output-dir DIR (inside the coordinator's --data-root) receives the job's outputs when it \
+      is done, replacing the spec's outputDir.
       """)
 
   @OptionGroup var address: CoordinatorAddressOptions
@@ -48,10 +53,10 @@ struct SubmitCommand: ParsableCommand {
 
   @OptionGroup var method: EditMethodOptions
 
-  @Option(help: ArgumentHelp("Submit a built-in diagnostic job: sum, fail or blob.", valueName: "kind"))
+  @Option(help: ArgumentHelp("Submit a built-in diagnostic job: sum, fail, blob or fanout.", valueName: "kind"))
   var diagnostic: String?
 
-  @Option(help: "Tasks in a diagnostic job.")
+  @Option(help: "Tasks in a diagnostic job (for fanout: the follow-up parts).")
   var tasks = 10
 
   @Option(help: "Milliseconds per diag.sum step.")
@@ -66,6 +71,9 @@ struct SubmitCommand: ParsableCommand {
   @Option(help: "Job name.")
   var name: String?
 
+  @Option(help: ArgumentHelp("Folder inside the coordinator's data root receiving the job's outputs (replaces the spec's outputDir).", valueName: "dir"))
+  var outputDir: String?
+
   var isEdit: Bool { audio != nil || models != nil || output != nil }
 
   func validate() throws {
@@ -76,10 +84,13 @@ struct SubmitCommand: ParsableCommand {
       return
     }
     if (spec == nil) == (diagnostic == nil) { throw ValidationError("Give either a spec file or --diagnostic.") }
-    if let diagnostic, !["sum", "fail", "blob"].contains(diagnostic) {
-      throw ValidationError("--diagnostic is sum, fail or blob.")
+    if let diagnostic, !["sum", "fail", "blob", "fanout"].contains(diagnostic) {
+      throw ValidationError("--diagnostic is sum, fail, blob or fanout.")
     }
     if tasks < 1 { throw ValidationError("--tasks must be at least 1.") }
+    if diagnostic == "fanout" && tasks > FanoutTask.maxCount {
+      throw ValidationError("--tasks is at most \(FanoutTask.maxCount) for --diagnostic fanout.")
+    }
   }
 
   func run() throws {
@@ -94,6 +105,7 @@ struct SubmitCommand: ParsableCommand {
     }
     if let name { job.name = name }
     if priority != 0 { job.priority = priority }
+    if let outputDir { job.outputDir = outputDir }
     let client = try address.client()
     print(try client.submit(job))
   }
@@ -101,6 +113,16 @@ struct SubmitCommand: ParsableCommand {
   func diagnosticJob() -> Redub_V1_JobSpec {
     var job = Redub_V1_JobSpec()
     job.name = "diagnostic-\(diagnostic!)"
+    if diagnostic == "fanout" {
+      // One task; the parts and the gatherer arrive as its follow-ups.
+      job.tasks = [.with {
+        $0.key = "fanout"
+        $0.stage = "fanout"
+        $0.taskKind = FanoutTask.kind
+        $0.parameters = Data("{\"count\": \(tasks), \"steps\": \(method.steps ?? 10), \"stepMilliseconds\": \(stepMs)}".utf8)
+      }]
+      return job
+    }
     let count = diagnostic == "fail" ? 1 : tasks
     job.tasks = (0..<count).map { index in
       var task = Redub_V1_TaskSpec()

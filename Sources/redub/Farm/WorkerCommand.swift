@@ -15,7 +15,7 @@ struct WorkerCommand: ParsableCommand {
 
       Task kinds in this build: the edit stages edit.prepare, edit.invert, edit.tune, \
       edit.optimize, edit.merge, edit.stitch and edit.composite, and the diagnostic kinds \
-      diag.sum, diag.hash, diag.fail and diag.blob (see `redub submit --help`).
+      diag.sum, diag.hash, diag.fail, diag.blob and diag.fanout (see `redub submit --help`).
       """)
 
   @Option(help: ArgumentHelp("Coordinator address: host, host:port or tcp://host:port (default: REDUB_COORDINATOR, else 127.0.0.1:5555).", valueName: "address"))

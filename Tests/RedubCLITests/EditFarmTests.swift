@@ -69,6 +69,8 @@ final class EditFarmTests: XCTestCase {
   }
 
   func testFarmEqualsLocalAndSurvivesKills() throws {
+    let started = Date()
+    func mark(_ what: String) { print(String(format: "%6.1f s: %@", Date().timeIntervalSince(started), what)) }
     var (status, output) = try CLITests.redub(["models", "demo", path("models")])
     XCTAssertEqual(status, 0, output)
     (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
@@ -78,8 +80,8 @@ final class EditFarmTests: XCTestCase {
     let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
     try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
     try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
-    // Windows long enough (30 steps) that the kill below lands while some run and some are done.
-    let method = ["--landmarks", path("landmarks.safetensors"), "--window", "4", "--overlap", "1", "--steps", "30",
+    // Windows long enough (12 steps) that the kill below lands while some run and some are done.
+    let method = ["--landmarks", path("landmarks.safetensors"), "--window", "4", "--overlap", "1", "--steps", "12",
                   "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4", "--fan-input-size", "64"]
 
     // In one process, one thread: the reference.
@@ -87,6 +89,7 @@ final class EditFarmTests: XCTestCase {
                                            "--output", path("local.mp4"), "--state", path("local-state"), "--threads", "1"] + method)
     XCTAssertEqual(status, 0, output)
 
+    mark("local edit done")
     // On a farm of three single-threaded workers.
     try startCoordinator()
     // Two workers first, so two windows run while the third waits: the kill lands mid-optimize.
@@ -104,6 +107,7 @@ final class EditFarmTests: XCTestCase {
       return optimize.values.contains { $0.state == "done" } && optimize.values.contains { $0.state != "done" }
     }
     XCTAssertTrue(midOptimize, "never caught optimize half done: \(before)")
+    mark("killing the coordinator and w1 at \(before.filter { $0.key.hasPrefix("optimize-") }.mapValues(\.state))")
     coordinator!.signal(SIGKILL)
     _ = coordinator!.waitForExit(10)
     workers[0].signal(SIGKILL)
@@ -113,6 +117,7 @@ final class EditFarmTests: XCTestCase {
     (status, output) = try client(["wait", job, "--limit", "300"])
     XCTAssertEqual(status, 0, output + "\n" + coordinator!.log)
 
+    mark("farm job done")
     // Finished windows kept their first (and only) lease; the results are the local ones, bit for bit.
     let after = try tasks(job)
     for (key, task) in before where key.hasPrefix("optimize-") && task.state == "done" {
@@ -121,7 +126,8 @@ final class EditFarmTests: XCTestCase {
     let local = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path("local-state/tasks/merge/latents.safetensors"))).tensor("latents")
     let farm = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path("out/farm.latents.safetensors"))).tensor("latents")
     XCTAssertEqual(local.shape, farm.shape)
-    XCTAssertEqual(local.scalars, farm.scalars, "merged latents differ")
+    let difference = zip(local.scalars, farm.scalars).map { abs($0 - $1) }.max() ?? .infinity
+    XCTAssertEqual(difference, 0, "merged latents differ by up to \(difference)")
     let localFrames = try frames(path("local.mp4")), farmFrames = try frames(path("out/farm.mp4"))
     XCTAssertEqual(localFrames.count, 10)
     XCTAssertEqual(farmFrames.count, 10)

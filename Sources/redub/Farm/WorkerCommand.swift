@@ -1,6 +1,7 @@
 import ArgumentParser
 import Farm
 import Foundation
+import Tensors
 
 struct WorkerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -70,7 +71,9 @@ struct WorkerCommand: ParsableCommand {
       coordinator: address, cacheDirectory: URL(fileURLWithPath: cache), registry: registry)
     configuration.cacheLimitBytes = UInt64(cacheLimitGb * Double(1 << 30))
     configuration.keysDirectory = keys.map { URL(fileURLWithPath: $0) }
-    if let threads { configuration.threads = threads }
+    // Tasks compute with this many threads (OpenBLAS and redub's loops), and the worker says so.
+    configuration.threads = threads ?? Runtime.defaultThreadCount()
+    Runtime.setThreads(configuration.threads)
     if let name { configuration.name = name }
     configuration.workerID = id
     configuration.drainGrace = .milliseconds(Int(drainGrace * 1000))

@@ -56,7 +56,7 @@ let package = Package(
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-    .testTarget(name: "FarmTests", dependencies: ["Farm"]),
+    .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport"]),
     .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "DemoWorld", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]

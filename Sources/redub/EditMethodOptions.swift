@@ -10,6 +10,9 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "Pivotal tuning steps.") var tuneSteps = 350
   @Option(help: "Stitching tuning steps per frame.") var stitchSteps = 100
   @Flag(help: "PTI's locality regularization while tuning (α 30; λ 0.1 on MSE and on LPIPS).") var localityRegularization = false
+  @Option(help: "Optimization passes: 1 (boundary latents from the pivots) or 2 (a second pass tied to the neighbours' first-pass results).")
+  var boundaryPasses = 1
+  @Flag(help: "Optimize windows without boundary latents (to measure what they do for the seams).") var noBoundaryLatents = false
   @Option(help: "Frames per invert/stitch chunk.") var chunk = 16
   @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
   @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
@@ -23,6 +26,7 @@ struct EditMethodOptions: ParsableArguments {
     if (steps ?? 1) < 1 || invertSteps < 1 || tuneSteps < 0 || stitchSteps < 0 || chunk < 1 {
       throw ValidationError("step counts and --chunk must be positive (--tune-steps and --stitch-steps may be 0).")
     }
+    if ![1, 2].contains(boundaryPasses) { throw ValidationError("--boundary-passes is 1 or 2.") }
     if !["linear", "cosine"].contains(blend) { throw ValidationError("--blend is linear or cosine.") }
     if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
     if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
@@ -36,6 +40,8 @@ struct EditMethodOptions: ParsableArguments {
     settings.invertSteps = invertSteps
     settings.tuneSteps = tuneSteps
     settings.tuneLocality = localityRegularization
+    settings.boundaryPasses = boundaryPasses
+    settings.boundaryLatents = !noBoundaryLatents
     settings.stitchSteps = stitchSteps
     settings.chunkFrames = chunk
     settings.blend = blend

@@ -44,6 +44,17 @@ final class EditJobPlanTests: XCTestCase {
     XCTAssertEqual(Set(last.inputs.map(\.name).filter { $0.hasPrefix("pivots") }), ["pivots-00001", "pivots-00002"])
     XCTAssertEqual(tasks.last!.exports, ["video": "video"])
     XCTAssertEqual(tasks.first { $0.key == "merge" }!.exports, ["latents": "latents"])
+    // A second pass: each window from its first solution, tied to its neighbours' first pass.
+    var twoPass = base
+    twoPass.settings.boundaryPasses = 2
+    let passes = EditJobPlan.followUps(twoPass, editableCount: 9)
+    let second = passes.first { $0.key == "optimize2-0001" }!
+    XCTAssertEqual(second.parameters.pass, 2)
+    XCTAssertEqual(Set(second.dependsOn), ["prepare", "tune", "optimize-0000", "optimize-0001", "optimize-0002"])
+    XCTAssertEqual(Set(second.inputs.map(\.name).filter { $0.hasPrefix("window") }), ["window-0000", "window-0001", "window-0002"])
+    XCTAssertEqual(passes.first { $0.key == "merge" }!.dependsOn, ["optimize2-0000", "optimize2-0001", "optimize2-0002"])
+    XCTAssertEqual(passes.count, tasks.count + 3)
+
     // Parameters travel as JSON and come back equal.
     XCTAssertEqual(try EditTaskParameters.decode(middle.parameters.encoded()), middle.parameters)
   }

@@ -2,6 +2,7 @@ import Farm
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import XCTest
 
 /// A temporary folder removed when the value goes.
@@ -98,16 +99,6 @@ final class FarmHarness {
   }
 
   deinit { shutdown() }
-}
-
-/// Polls `condition` every 20 ms until it holds or `seconds` pass.
-func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-  let deadline = Date().addingTimeInterval(seconds)
-  while Date() < deadline {
-    if try condition() { return true }
-    usleep(20_000)
-  }
-  return try condition()
 }
 
 /// A job of `count` independent tasks of `kind` with parameters from `parameters`.

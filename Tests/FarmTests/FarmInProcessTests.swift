@@ -1,5 +1,6 @@
 import Farm
 import Foundation
+import TestSupport
 import XCTest
 import ZeroMQ
 

@@ -1,51 +1,22 @@
 import Foundation
+import TestSupport
 import XCTest
 
-/// A `redub` subprocess with its output in files, killed when the value goes.
-final class FarmProcess {
-  static var executable: URL {
-    var dir = Bundle(for: FarmProcess.self).bundleURL
+/// A `redub` subprocess with its output in a log file, killed when the value goes.
+typealias FarmProcess = BackgroundProcess
+
+extension BackgroundProcess {
+  /// The `redub` executable next to the test bundle in the build folder.
+  static var redubExecutable: URL {
+    var dir = Bundle(for: ProcessFarm.self).bundleURL
     while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("redub").path), dir.path != "/" {
       dir.deleteLastPathComponent()
     }
     return dir.appendingPathComponent("redub")
   }
 
-  let process = Process()
-  let output: URL
-  let name: String
-
-  init(_ name: String, _ arguments: [String], folder: URL, environment: [String: String] = [:]) throws {
-    self.name = name
-    output = folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).log")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: output)
-    process.executableURL = FarmProcess.executable
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-  }
-
-  var pid: Int32 { process.processIdentifier }
-  var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-
-  func signal(_ number: Int32) { if process.isRunning { kill(pid, number) } }
-
-  /// Waits up to `seconds` for the process to exit; returns its status, or nil if it still runs.
-  func waitForExit(_ seconds: Double) -> Int32? {
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { usleep(20_000) }
-    return process.isRunning ? nil : process.terminationStatus
-  }
-
-  deinit {
-    if process.isRunning {
-      kill(pid, SIGCONT)
-      kill(pid, SIGKILL)
-      process.waitUntilExit()
-    }
+  convenience init(_ name: String, _ arguments: [String], folder: URL, environment: [String: String] = [:]) throws {
+    try self.init(name, executable: BackgroundProcess.redubExecutable, arguments, folder: folder, environment: environment)
   }
 }
 

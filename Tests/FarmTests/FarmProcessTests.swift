@@ -1,5 +1,6 @@
 import Farm
 import Foundation
+import TestSupport
 import XCTest
 
 /// The failure model, with coordinator and workers as separate `redub` processes on loopback.

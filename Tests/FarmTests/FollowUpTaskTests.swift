@@ -1,5 +1,6 @@
 @testable import Farm
 import Foundation
+import TestSupport
 import XCTest
 
 /// Follow-up tasks (a task extends its own job with its result) and declared exports, at the

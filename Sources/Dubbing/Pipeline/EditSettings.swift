@@ -19,6 +19,12 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var lpipsWeight: Float = 1
   public var fanWeight: Float = 5e-3
   public var smoothnessWeight: Float = 1e-4
+  /// Ties each window's ends to boundary latents (off: windows are optimized independently).
+  public var boundaryLatents = true
+  /// 1: boundary latents are the pivots of the frames just outside a window; 2: a second pass
+  /// re-optimizes each window from its first solution with its neighbours' first-pass results as
+  /// boundary latents.
+  public var boundaryPasses = 1
   public var stitchSteps = 100
   public var stitchLearningRate: Float = 3e-4
   /// FAN's input side (256 for the published FAN; 64 serves the demo set's tiny models).

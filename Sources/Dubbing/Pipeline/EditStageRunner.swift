@@ -250,11 +250,26 @@ public struct EditStageRunner {
     settings.smoothnessWeight = p.settings.smoothnessWeight
     let (frames, targets) = try crops(window.frames, p.settings)
     let heatmaps = critics.targetHeatmaps(cropLandmarks: targets, cropSize: generator.configuration.size)
-    let left = try window.leftBoundary.map { try pivots($0..<($0 + 1), p.settings).select(axis: 0, 0) }
-    let right = try window.rightBoundary.map { try pivots($0..<($0 + 1), p.settings).select(axis: 0, 0) }
+    let initial: Tensor, left: Tensor?, right: Tensor?
+    if p.pass == 1 {
+      initial = try pivots(window.frames, p.settings)
+      left = try window.leftBoundary.map { try pivots($0..<($0 + 1), p.settings).select(axis: 0, 0) }
+      right = try window.rightBoundary.map { try pivots($0..<($0 + 1), p.settings).select(axis: 0, 0) }
+    } else {
+      // The first pass's solutions: this window's as the start, the neighbours' at the frames
+      // just outside this window as its boundary latents.
+      func firstPass(_ index: Int) throws -> Tensor { try tensors(EditJobPlan.windowName(index)).tensor("latents") }
+      func row(of frame: Int, in index: Int) throws -> Tensor {
+        try firstPass(index).select(axis: 0, frame - windows.windows[index].frames.lowerBound)
+      }
+      initial = try firstPass(window.index)
+      left = try window.leftBoundary.map { try row(of: $0, in: window.index - 1) }
+      right = try window.rightBoundary.map { try row(of: $0, in: window.index + 1) }
+    }
+    let tie = p.settings.boundaryLatents
     var curve: [LossTerms] = []
     let latents = WindowOptimization(generator: generator, critics: critics, settings: settings)
-      .optimize(frames: frames, targetHeatmaps: heatmaps, initial: try pivots(window.frames, p.settings), left: left, right: right) { step, terms in
+      .optimize(frames: frames, targetHeatmaps: heatmaps, initial: initial, left: tie ? left : nil, right: tie ? right : nil) { step, terms in
         curve.append(terms)
         return progress(step, settings.steps, terms)
       }

@@ -49,6 +49,8 @@ public struct EditTaskParameters: Codable, Sendable, Equatable {
   public var editableCount = 0
   /// Chunk or window index.
   public var index = 0
+  /// Optimization pass (1, or 2 with `boundaryPasses` 2).
+  public var pass = 1
   /// Where the job's results go on the farm: export role ("video", "latents") → path relative to
   /// the job's output folder. `redub edit` writes the video to its --output instead.
   public var exportPaths: [String: String] = [:]
@@ -108,7 +110,9 @@ public enum EditJobPlan {
 
   public static func chunkName(_ prefix: String, _ index: Int) -> String { String(format: "%@-%05d", prefix, index) }
   public static func windowName(_ index: Int) -> String { String(format: "window-%04d", index) }
-  public static func optimizeKey(_ window: Int) -> String { String(format: "optimize-%04d", window) }
+  public static func optimizeKey(_ window: Int, pass: Int = 1) -> String {
+    String(format: pass == 1 ? "optimize-%04d" : "optimize\(pass)-%04d", window)
+  }
 
   /// The first task.
   public static func prepare(_ parameters: EditTaskParameters) -> EditTask {
@@ -158,7 +162,22 @@ public enum EditJobPlan {
                             inputs: frameChunks.sorted().map(crops) + pivotChunks.sorted().map(pivots) + [tuned] + modelInputs(.optimize),
                             dependsOn: ["prepare", "tune"] + pivotChunks.sorted().map { chunkName("invert", $0) }))
     }
-    let optimizeKeys = windows.windows.map { optimizeKey($0.index) }
+    // A second pass: each window again, from its first solution, its ends tied to the
+    // neighbours' first-pass latents at the frames just outside it.
+    if base.settings.boundaryPasses >= 2 {
+      for window in windows.windows {
+        var p = with(window.index)
+        p.pass = 2
+        let frameChunks = Set(window.frames.map { $0 / k })
+        let neighbours = [window.index - 1, window.index + 1].filter { windows.windows.indices.contains($0) }
+        tasks.append(EditTask(key: optimizeKey(window.index, pass: 2), stage: .optimize, parameters: p,
+                              inputs: frameChunks.sorted().map(crops) + [tuned] + modelInputs(.optimize)
+                                + ([window.index] + neighbours).map { .output("latents", of: optimizeKey($0), as: windowName($0)) },
+                              dependsOn: ["prepare", "tune"] + ([window.index] + neighbours).map { optimizeKey($0) }))
+      }
+    }
+    let finalPass = base.settings.boundaryPasses >= 2 ? 2 : 1
+    let optimizeKeys = windows.windows.map { optimizeKey($0.index, pass: finalPass) }
     tasks.append(EditTask(key: "merge", stage: .merge, parameters: parameters,
                           inputs: zip(windows.windows, optimizeKeys).map { .output("latents", of: $1, as: windowName($0.index)) },
                           dependsOn: optimizeKeys, exports: ["latents": "latents"]))

@@ -69,9 +69,11 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     runtime.apply()
-    for (what, path) in [("edited clip", edited), ("reference clip", reference)] + [
-      ("target landmarks", targetLandmarks), ("edited landmarks", editedLandmarks), ("reference landmarks", referenceLandmarks),
-    ].compactMap({ item in item.1.map { (item.0, $0) } }) where !FileManager.default.fileExists(atPath: path) {
+    let inputs: [(String, String?)] = [
+      ("edited clip", edited), ("reference clip", reference), ("target landmarks", targetLandmarks),
+      ("edited landmarks", editedLandmarks), ("reference landmarks", referenceLandmarks),
+    ]
+    for case let (what, path?) in inputs where !FileManager.default.fileExists(atPath: path) {
       throw ValidationError("the \(what) \(path) does not exist.")
     }
     var notes: [String] = []

@@ -232,7 +232,7 @@ final class EditEvaluationTests: XCTestCase {
       let r = 128 + 100 * sin(Double(x + 2 * frame) / 3) * cos(Double(y) / 4)
       let g = 40 + 3 * Double(x) + 2 * Double(y) + Double(frame)
       let b = Double((x / 4 + y / 4 + frame) % 2) * 120 + 60
-      return (UInt8(r.rounded()), UInt8(g.rounded()), UInt8(b.rounded()))
+      return (UInt8(clamping: Int(r.rounded())), UInt8(clamping: Int(g.rounded())), UInt8(clamping: Int(b.rounded())))
     }
   }
 

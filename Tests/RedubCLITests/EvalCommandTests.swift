@@ -12,7 +12,7 @@ final class EvalCommandTests: XCTestCase {
     process.executableURL = CLITests.executable
     process.arguments = arguments
     let errors = FileManager.default.temporaryDirectory.appendingPathComponent("redub-eval-stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: errors.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errors) }
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -37,7 +37,7 @@ final class EvalCommandTests: XCTestCase {
     XCTAssertEqual(status, 0, output)
     // The same synthetic clip encoded twice with different presets: same frames, same size,
     // slightly different pictures.
-    for (name, preset, frames) in [("clip.mp4", "veryfast", "10"), ("edited.mp4", "ultrafast", "10"), ("short.mp4", "veryfast", "8")] {
+    for (name, preset, frames) in [("clip.mp4", "veryfast", "10"), ("edited.mp4", "ultrafast", "10"), ("long.mp4", "veryfast", "12")] {
       (status, output) = try CLITests.redub(["bench", "media", "--frames", frames, "--width", "128", "--height", "96", "--crop-size", "64",
                                              "--min-time", "0.01", "--preset", preset, "--keep", path(name)])
       XCTAssertEqual(status, 0, output)
@@ -118,9 +118,9 @@ final class EvalCommandTests: XCTestCase {
     (status, output) = try CLITests.redub(["eval", path("missing.mp4"), "--reference", path("clip.mp4")])
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("the edited clip \(path("missing.mp4")) does not exist"), output)
-    (status, output) = try CLITests.redub(["eval", path("short.mp4"), "--reference", path("clip.mp4")])
+    (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("long.mp4")])
     XCTAssertNotEqual(status, 0)
-    XCTAssertTrue(output.contains("has 8 frames and the reference \(path("clip.mp4")) has 10"), output)
+    XCTAssertTrue(output.contains("has 10 frames and the reference \(path("long.mp4")) has 12"), output)
     (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"),
                                            "--edited-landmarks", path("reference.safetensors"), "--reference-landmarks", path("models/lpips.safetensors")])
     XCTAssertNotEqual(status, 0)

@@ -90,7 +90,7 @@ public struct StructuralSimilarity: Sendable {
       y.pixels.withUnsafeBufferPointer { yp in
         sums.withUnsafeMutableBufferPointer { out in
           let shared = SSIMBuffers(x: xp.baseAddress!, y: yp.baseAddress!, sums: out.baseAddress!)
-          let job = { (item: Int) in
+          let job: @Sendable (Int) -> Void = { item in
             let channel = item % 3, band = item / 3
             let first = band * rowsPerBand, last = min(outHeight, first + rowsPerBand)
             guard first < last else { return }

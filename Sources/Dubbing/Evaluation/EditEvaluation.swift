@@ -176,7 +176,7 @@ public struct EditEvaluation: Sendable, Encodable {
   public static let definitions: [String: String] = [
     "psnr": "10·log10(1/MSE) in dB, RGB in [0,1], per frame; \"inf\" for identical frames; mean of per-frame values",
     "ssim": "Wang et al. 2004 as scikit-image structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1): Gaussian window 11×11 σ 1.5, K1 0.01, K2 0.03, mean of the R, G, B channels",
-    "lpips": "LPIPS (the models folder's lpips.safetensors) on whole frames resized bilinearly so the short side is 256, inputs in [-1,1]",
+    "lpips": "LPIPS (the models folder's lpips.safetensors) on whole frames resized bilinearly without antialiasing to lpips_input_size [height, width] (short side 256 unless --lpips-size), inputs in [-1,1]",
     "f_ld": "mean Euclidean distance over the 68 landmarks, edited vs. reference, in reference frame pixels",
     "m_ld": "mean Euclidean distance over the mouth landmarks 48–67, edited vs. reference, in reference frame pixels",
     "lip_sync_m_ld": "mean Euclidean distance over the mouth landmarks 48–67, edited vs. target landmarks, in frame pixels",

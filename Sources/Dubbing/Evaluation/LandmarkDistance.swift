@@ -6,7 +6,7 @@ import Networks
 /// - M-LD: the same mean over the 20 mouth points, 48–67 (outer lip 48–59, inner lip 60–67).
 ///
 /// Both are in the pixels the points are given in; redub evaluates in the reference clip's frame
-/// pixels (the paper does not say how its Table I normalizes them).
+/// pixels, unnormalized (how the paper's Table I normalizes them, if it does, is not known here).
 public enum LandmarkDistance {
   /// iBUG-68 indices of the mouth.
   public static let mouthIndices = 48..<68

@@ -54,7 +54,7 @@ let package = Package(
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"]),
+    .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport"]),
     .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "DemoWorld", "TestSupport"]),

@@ -10,7 +10,7 @@ struct Redub: ParsableCommand {
       at full resolution. Run `redub demo` to see what this build can do.
       """,
     version: RedubVersion.string,
-    subcommands: [DemoCommand.self, EditCommand.self, ToolsCommand.self, TrainCommand.self, ModelsCommand.self, BenchCommand.self, InfoCommand.self,
+    subcommands: [DemoCommand.self, EditCommand.self, EvalCommand.self, ToolsCommand.self, TrainCommand.self, ModelsCommand.self, BenchCommand.self, InfoCommand.self,
                   CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WatchCommand.self,
                   WaitCommand.self, ResumeCommand.self, CancelCommand.self, WorkersCommand.self, KeysCommand.self])
 }

@@ -118,6 +118,21 @@ final class LandmarkTrackerTests: XCTestCase {
     XCTAssertEqual(sources, [.detected, .tracked, .detected, .tracked])
   }
 
+  /// An untrained detector's boxes can be empty, inverted, not finite, far outside the frame or
+  /// huge: no face, no crash.
+  func testDegenerateDetectorBoxesAreNoFace() {
+    struct Degenerate: FaceDetecting {
+      func faces(in image: RGBImage) -> [FaceBox] {
+        [FaceBox(x1: 10, y1: 10, x2: 10, y2: 30, score: 0.9), FaceBox(x1: 40, y1: 40, x2: 20, y2: 20, score: 0.9),
+         FaceBox(x1: .nan, y1: 0, x2: 50, y2: 50, score: 0.9), FaceBox(x1: 1e12, y1: 1e12, x2: 1e12 + 50, y2: 1e12 + 50, score: 0.9),
+         FaceBox(x1: -1e6, y1: -1e6, x2: 1e6, y2: 1e6, score: 0.9)]
+      }
+    }
+    var t = LandmarkTracker(detector: Degenerate(), estimator: SquareEstimator())
+    XCTAssertEqual(t.track(SquareWorld.frame(corner: SIMD2(30, 30))), .missing)
+    XCTAssertEqual(t.detections, 1)
+  }
+
   func testFramesWithoutAFaceAreReportedByIndex() throws {
     var t = tracker()
     let corners: [SIMD2<Int>?] = [SIMD2(30, 30), SIMD2(31, 30), nil, nil, nil, SIMD2(60, 50), SIMD2(61, 50)]

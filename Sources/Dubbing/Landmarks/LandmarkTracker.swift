@@ -95,8 +95,16 @@ public struct LandmarkTracker<Detector: FaceDetecting, Estimator: LandmarkEstima
       }
     }
     detections += 1
-    // The speaker is the largest face in the shot.
-    guard let face = detector.faces(in: image).max(by: { $0.width * $0.height < $1.width * $1.height }) else {
+    // The speaker is the largest face in the shot. A box that cannot give a FAN crop is no
+    // face: under 4 px, not finite, outside the frame, or many times its size (an untrained
+    // detector returns such boxes, and a quad far off the frame is numerically degenerate).
+    let limit = 4 * Double(max(image.width, image.height))
+    let usable = detector.faces(in: image).filter { box in
+      (box.x1 + box.x2 + box.y1 + box.y2).isFinite && box.width >= 4 && box.height >= 4
+        && box.width <= limit && box.height <= limit
+        && box.x2 > 0 && box.y2 > 0 && box.x1 < Double(image.width) && box.y1 < Double(image.height)
+    }
+    guard let face = usable.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
       previous = nil
       return .missing
     }

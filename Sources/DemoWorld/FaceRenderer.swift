@@ -115,23 +115,25 @@ public struct FaceRenderer: Sendable {
 public enum DemoClip {
   public static let width = 256, height = 192
 
-  /// Writes `clip.mp4` (with the speaker's own audio), `landmarks.safetensors` and `dub.wav`.
-  public static func write(to folder: URL, seed: UInt64 = 11) throws {
+  /// Writes `clip.mp4` (with the speaker's own audio), `landmarks.safetensors` and `dub.wav`;
+  /// `frames` keeps only the sentence's first frames (and as much of both audio tracks).
+  public static func write(to folder: URL, seed: UInt64 = 11, frames: Int? = nil) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let clipSentence = SyntheticSpeechCorpus.sentence(seed), dubSentence = SyntheticSpeechCorpus.sentence(seed &+ 1)
     let voice = SyntheticSpeechCorpus.voices["neutral"]!
     // The corpus draws faces in a 320×240 frame; the demo frame is 256×192.
     let landmarks = SyntheticSpeechCorpus.landmarks(clipSentence, voice: voice, speaker: 0, angle: 0, seed: seed)
-      .map { $0.map { $0 * 0.8 } }
+      .map { $0.map { $0 * 0.8 } }.prefix(frames ?? .max).map { $0 }
+    let samples = frames.map { $0 * 16_000 / 25 } ?? .max
     let renderer = FaceRenderer(width: width, height: height)
-    let speech = SyntheticSpeechCorpus.audio(clipSentence, voice: voice, seed: seed)
+    let speech = Array(SyntheticSpeechCorpus.audio(clipSentence, voice: voice, seed: seed).prefix(samples))
     let writer = try VideoWriter(path: folder.appendingPathComponent("clip.mp4").path, width: width, height: height,
                                  frameRate: Rational(25, 1), audio: .samples(AudioBuffer(samples: speech, sampleRate: 16_000)))
     for frame in landmarks { try writer.append(renderer.render(frame)) }
     try writer.finish()
     try SyntheticSpeechCorpus.writeLandmarks(landmarks, to: folder.appendingPathComponent("landmarks.safetensors"),
                                              width: width, height: height)
-    let dub = SyntheticSpeechCorpus.audio(dubSentence, voice: SyntheticSpeechCorpus.voices["happy"]!, seed: seed &+ 1)
+    let dub = Array(SyntheticSpeechCorpus.audio(dubSentence, voice: SyntheticSpeechCorpus.voices["happy"]!, seed: seed &+ 1).prefix(samples))
     try SyntheticSpeechCorpus.wav(dub).write(to: folder.appendingPathComponent("dub.wav"))
   }
 }

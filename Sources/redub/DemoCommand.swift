@@ -34,26 +34,10 @@ struct DemoCommand: ParsableCommand {
   func run() throws {
     runtime.apply()
     let root = URL(fileURLWithPath: folder)
-    let models = root.appendingPathComponent("models"), inputs = root.appendingPathComponent("inputs")
     print("redub \(RedubVersion.string) demo — \(Runtime.threads) thread(s), in \(root.path)")
-    if !FileManager.default.fileExists(atPath: ModelFolder(models).path(.audioToLandmarks).path) {
-      print("1. the demo model set (seeded random weights) → \(models.path)")
-      try DemoModels.write(to: models)
-    }
-    if !FileManager.default.fileExists(atPath: inputs.appendingPathComponent("dub.wav").path) {
-      print("2. a synthetic clip (a drawn face saying one sentence) and another sentence as the dub → \(inputs.path)")
-      try DemoClip.write(to: inputs)
-    }
+    let (models, inputs) = try Self.prepare(root) { print($0) }
     print("3. the edit, every stage in this process")
-    var settings = EditSettings()
-    settings.windowLength = 12
-    settings.overlap = 4
-    settings.optimizeSteps = steps
-    settings.optimizeLearningRate = 1e-2
-    settings.invertSteps = steps
-    settings.tuneSteps = steps
-    settings.stitchSteps = max(1, steps / 4)
-    settings.fanInputSize = 64
+    let settings = Self.settings(steps: steps)
     let output = root.appendingPathComponent("output.mp4")
     let state = root.appendingPathComponent("state-\(steps)")
     var bars: [String: ProgressBar] = [:]
@@ -79,5 +63,33 @@ struct DemoCommand: ParsableCommand {
       The demo models are untrained (seeded random weights): the output shows the pipeline running end
       to end, not a real re-dub. Real models: see the README (scripts/convert_checkpoints.py, redub train).
       """)
+  }
+
+  /// The demo's settings: short windows and step counts for the tiny models.
+  static func settings(steps: Int) -> EditSettings {
+    var settings = EditSettings()
+    settings.windowLength = 12
+    settings.overlap = 4
+    settings.optimizeSteps = steps
+    settings.optimizeLearningRate = 1e-2
+    settings.invertSteps = steps
+    settings.tuneSteps = steps
+    settings.stitchSteps = max(1, steps / 4)
+    settings.fanInputSize = 64
+    return settings
+  }
+
+  /// Writes the demo models and inputs under `root` unless they are there.
+  static func prepare(_ root: URL, say: (String) -> Void = { _ in }) throws -> (models: URL, inputs: URL) {
+    let models = root.appendingPathComponent("models"), inputs = root.appendingPathComponent("inputs")
+    if !FileManager.default.fileExists(atPath: ModelFolder(models).path(.audioToLandmarks).path) {
+      say("1. the demo model set (seeded random weights) → \(models.path)")
+      try DemoModels.write(to: models)
+    }
+    if !FileManager.default.fileExists(atPath: inputs.appendingPathComponent("dub.wav").path) {
+      say("2. a synthetic clip (a drawn face saying one sentence) and another sentence as the dub → \(inputs.path)")
+      try DemoClip.write(to: inputs)
+    }
+    return (models, inputs)
   }
 }

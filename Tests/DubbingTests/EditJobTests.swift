@@ -1,0 +1,84 @@
+import DemoWorld
+import Foundation
+import XCTest
+
+@testable import Dubbing
+
+/// The method on a short demo job, task by task as the farm runs it: inversion lowers its loss
+/// and L2, window optimization its loss and landmark term (LPIPS to the original frame may rise:
+/// the mouth moves away from it, and the demo's LPIPS is untrained).
+final class EditJobTests: XCTestCase {
+  var root: URL!
+  var outputs: [String: [String: URL]] = [:]
+
+  override func setUpWithError() throws {
+    root = FileManager.default.temporaryDirectory.appendingPathComponent("redub-edit-job-\(UUID().uuidString)")
+    try DemoModels.write(to: root.appendingPathComponent("models"))
+    try DemoClip.write(to: root.appendingPathComponent("inputs"), frames: 16)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+
+  func jobInput(_ name: String) -> URL {
+    switch name {
+    case EditJobPlan.clip: root.appendingPathComponent("inputs/clip.mp4")
+    case EditJobPlan.audio: root.appendingPathComponent("inputs/dub.wav")
+    case EditJobPlan.landmarks: root.appendingPathComponent("inputs/landmarks.safetensors")
+    default: ModelFolder(root.appendingPathComponent("models")).path(ModelRole.allCases.first { EditJobPlan.model($0) == name }!)
+    }
+  }
+
+  /// Runs `task` reading its inputs from earlier tasks' outputs.
+  @discardableResult
+  func run(_ task: EditTask) throws -> EditTaskResult {
+    let bindings = Dictionary(uniqueKeysWithValues: task.inputs.map { ($0.name, $0) })
+    let runner = EditStageRunner(scratch: root.appendingPathComponent("scratch/\(task.key)-\(UUID().uuidString.prefix(6))")) { name in
+      let binding = try XCTUnwrap(bindings[name], "\(task.key) reads \(name)")
+      if let job = binding.jobInput { return self.jobInput(job) }
+      return try XCTUnwrap(self.outputs[binding.task!]?[binding.output!], "\(task.key) reads \(binding.task!).\(binding.output!)")
+    }
+    let result = try runner.run(task)
+    outputs[task.key] = result.outputs
+    return result
+  }
+
+  func testDemoJobLossesFall() throws {
+    var settings = EditSettings()
+    settings.windowLength = 6
+    settings.overlap = 3
+    settings.chunkFrames = 8
+    settings.invertSteps = 6
+    settings.tuneSteps = 2
+    settings.optimizeSteps = 8
+    settings.optimizeLearningRate = 1e-2
+    settings.fanInputSize = 64
+    let first = try LocalEdit.firstTask(settings: settings, models: ModelFolder(root.appendingPathComponent("models")), hasLandmarks: true)
+    let prepared = try run(first)
+    let editable = prepared.followUps[0].parameters.editableCount
+    for task in prepared.followUps where task.stage == .invert || task.stage == .tune {
+      let result = try run(task)
+      // Tuning's steps see different frames in turn: their losses do not compare.
+      guard task.stage == .invert else { continue }
+      for term in ["total", "l2"] {
+        XCTAssertLessThan(result.metrics["last.\(term)"]!, result.metrics["first.\(term)"]!, "\(task.key) \(term)")
+      }
+    }
+
+    /// Optimizes every window with `settings` (checking its losses) and merges: the seam metric.
+    func seam(_ settings: EditSettings) throws -> Double {
+      var parameters = first.parameters
+      parameters.settings = settings
+      for task in EditJobPlan.followUps(parameters, editableCount: editable) where task.stage == .optimize {
+        let result = try run(task)
+        for term in ["total", "fan"] {
+          XCTAssertLessThan(result.metrics["last.\(term)"]!, result.metrics["first.\(term)"]!, "\(task.key) \(term)")
+        }
+      }
+      let merge = EditJobPlan.followUps(parameters, editableCount: editable).first { $0.stage == .merge }!
+      return try XCTUnwrap(run(merge).metrics["seam_metric"])
+    }
+    // The seam metric is printed, not asserted: on the demo's untrained networks with a few steps
+    // it is ≈ 2.4 with or without overlap and boundary latents (an open point of issue 8).
+    print("demo job, \(editable) frames: seam metric \(try seam(settings))")
+  }
+}

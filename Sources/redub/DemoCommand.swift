@@ -54,6 +54,7 @@ struct DemoCommand: ParsableCommand {
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     let reportURL = root.appendingPathComponent("report.json")
     try encoder.encode(report).write(to: reportURL, options: .atomic)
+    for note in report.notes { print("note: \(note)") }
     let times = EditStage.allCases.compactMap { s in report.seconds[s.rawValue].map { String(format: "%@ %.1f s", s.rawValue, $0) } }
     print("""
 

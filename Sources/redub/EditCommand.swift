@@ -70,6 +70,7 @@ struct EditCommand: ParsableCommand {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     try encoder.encode(report).write(to: edit.state.appendingPathComponent("report.json"), options: .atomic)
+    for note in report.notes { print("note: \(note)") }
     let times = EditStage.allCases.compactMap { s in report.seconds[s.rawValue].map { String(format: "%@ %.1f s", s.rawValue, $0) } }
     print("\(report.frames) frames, \(report.edited) edited" + (report.missing.isEmpty ? "" : ", no face (unedited) in \(LandmarkTrackError.ranges(report.missing))"))
     print(String(format: "seam metric %.3f; ", report.seamMetric) + times.joined(separator: ", "))

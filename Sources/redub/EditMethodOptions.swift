@@ -17,6 +17,7 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
   @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
   @Option(help: "Frames without a face: skip (leave unedited) or fail.") var onMissingFace = "skip"
+  @Option(help: "A dub longer or shorter than the clip: fit (pad with silence or trim, with a note) or error.") var audioLength = "fit"
   @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
   @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
 
@@ -28,6 +29,7 @@ struct EditMethodOptions: ParsableArguments {
     }
     if ![1, 2].contains(boundaryPasses) { throw ValidationError("--boundary-passes is 1 or 2.") }
     if !["linear", "cosine"].contains(blend) { throw ValidationError("--blend is linear or cosine.") }
+    if !["fit", "error"].contains(audioLength) { throw ValidationError("--audio-length is fit or error.") }
     if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
     if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
   }
@@ -48,6 +50,7 @@ struct EditMethodOptions: ParsableArguments {
     settings.fanInputSize = fanInputSize
     settings.onMissingFace = onMissingFace
     settings.emotion = emotion
+    settings.audioLength = audioLength
     settings.emotionStrength = emotionStrength
     return settings
   }

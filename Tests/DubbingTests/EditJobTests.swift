@@ -81,4 +81,35 @@ final class EditJobTests: XCTestCase {
     // it is ≈ 2.4 with or without overlap and boundary latents (an open point of issue 8).
     print("demo job, \(editable) frames: seam metric \(try seam(settings))")
   }
+
+  /// A dub shorter than the clip is padded (noted in the plan), or refused with --audio-length
+  /// error; a corrupt clip is a clear error naming the file; nothing is written either way.
+  func testPrepareHandlesDubLengthAndCorruptClips() throws {
+    var settings = EditSettings()
+    settings.fanInputSize = 64
+    let models = ModelFolder(root.appendingPathComponent("models"))
+    let first = try LocalEdit.firstTask(settings: settings, models: models, hasLandmarks: true)
+    // Half the clip's length.
+    let dub = root.appendingPathComponent("inputs/dub.wav")
+    let samples = try SpeechInput.samples(path: dub.path)
+    try SyntheticSpeechCorpus.wav(Array(samples.prefix(8 * 640))).write(to: dub)
+    let prepared = try run(first)
+    let plan = try JSONDecoder().decode(EditPlan.self, from: Data(contentsOf: try XCTUnwrap(prepared.outputs["plan"])))
+    XCTAssertEqual(plan.frameCount, 16)
+    XCTAssertEqual(plan.dubFrames, 8)
+    XCTAssertEqual(plan.audioNote, "the dub lasts 8 frames, the clip 16: the dub was padded with silence (closed mouth) at the end")
+
+    var strict = first
+    strict.parameters.settings.audioLength = "error"
+    XCTAssertThrowsError(try run(strict)) { error in
+      XCTAssertTrue("\(error)".contains("the dub lasts 0.32 s (8 frames), the clip 16 frames"), "\(error)")
+    }
+    // A clip cut in the middle of its file.
+    let clip = root.appendingPathComponent("inputs/clip.mp4")
+    let bytes = try Data(contentsOf: clip)
+    try bytes.prefix(bytes.count / 3).write(to: clip)
+    XCTAssertThrowsError(try run(first)) { error in
+      XCTAssertTrue("\(error)".contains("clip.mp4"), "\(error)")
+    }
+  }
 }

@@ -31,6 +31,9 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var fanInputSize = 256
   /// `skip`: frames without a face stay unedited and are listed; `fail`: the edit stops.
   public var onMissingFace = "skip"
+  /// A dub whose length differs from the clip's by more than a frame: `fit` pads it with
+  /// silence (closed mouth) or trims it, with a note in the report; `error` stops the edit.
+  public var audioLength = "fit"
   public var emotion = "auto"
   public var emotionStrength: Float = 1
 
@@ -46,6 +49,8 @@ public enum EditError: Error, CustomStringConvertible, Equatable {
   case missingFaces([Int])
   case stateMismatch(String)
   case noFace(String)
+  /// The dub and the clip differ in length (with `audioLength` "error").
+  case audioLength(String)
   /// The task was asked to stop (its progress callback said so).
   case cancelled
 
@@ -55,6 +60,7 @@ public enum EditError: Error, CustomStringConvertible, Equatable {
       "no face in \(frames.count) frame(s): \(LandmarkTrackError.ranges(frames)) (--on-missing-face skip leaves them unedited)"
     case .stateMismatch(let s): s
     case .noFace(let s): s
+    case .audioLength(let s): s
     case .cancelled: "the task was cancelled"
     }
   }

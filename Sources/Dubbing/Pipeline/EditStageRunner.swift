@@ -150,6 +150,11 @@ public struct EditStageRunner {
     let audio = try input(EditJobPlan.audio)
     let samples = try SpeechInput.samples(path: audio.path)
     if SpeechInput.isSilent(samples) { throw AudioToLandmarksError.silentAudio("the dub") }
+    let dubFrames = SpeechInput.frameCount(samples, fps: reader.info.frameRate.doubleValue)
+    if abs(dubFrames - track.frames.count) > 1 && settings.audioLength == "error" {
+      throw EditError.audioLength(String(format: "the dub lasts %.2f s (%d frames), the clip %d frames; --audio-length fit pads or trims it",
+                                         Double(samples.count) / 16_000, dubFrames, track.frames.count))
+    }
     let windows = SpeechInput.windows(samples, frames: track.frames.count, fps: reader.info.frameRate.doubleValue)
     let inference = AudioToLandmarksInference(model: model)
     let emotion: AudioToLandmarksInference.Emotion = settings.emotion == "auto" ? .auto : .named(settings.emotion)
@@ -179,11 +184,13 @@ public struct EditStageRunner {
     try flush()
     let plan = EditPlan(frameCount: track.frames.count, width: reader.info.displayWidth, height: reader.info.displayHeight,
                         frameRate: reader.info.frameRate.doubleValue, editable: editable, missing: missing,
-                        quads: editable.map { let q = quads[$0]; return [q.center.x, q.center.y, q.x.x, q.x.y, q.y.x, q.y.y] })
+                        quads: editable.map { let q = quads[$0]; return [q.center.x, q.center.y, q.x.x, q.x.y, q.y.x, q.y.y] },
+                        dubFrames: dubFrames)
     let planURL = scratch.appendingPathComponent("plan.json")
     try JSONEncoder().encode(plan).write(to: planURL, options: .atomic)
     result.outputs["plan"] = planURL
-    result.metrics = ["frames": Double(plan.frameCount), "edited": Double(editable.count), "missing": Double(missing.count)]
+    result.metrics = ["frames": Double(plan.frameCount), "edited": Double(editable.count), "missing": Double(missing.count),
+                      "dub_frames": Double(dubFrames)]
     result.followUps = EditJobPlan.followUps(p, editableCount: editable.count)
     return result
   }

@@ -83,6 +83,15 @@ public struct EditPlan: Codable, Sendable, Equatable {
   public var missing: [Int]
   /// Per editable frame: centre x, y, axis x (x, y), axis y (x, y).
   public var quads: [[Double]]
+  /// How many frames the dub lasts at the clip's rate (it was padded or trimmed to `frameCount`).
+  public var dubFrames: Int
+
+  /// A note for the report when the dub's length differs from the clip's by more than a frame.
+  public var audioNote: String? {
+    guard abs(dubFrames - frameCount) > 1 else { return nil }
+    return "the dub lasts \(dubFrames) frames, the clip \(frameCount): "
+      + (dubFrames < frameCount ? "the dub was padded with silence (closed mouth) at the end" : "the dub was trimmed to the clip")
+  }
 }
 
 /// The tasks of an edit job and how they feed each other. `prepare` is the only task known before

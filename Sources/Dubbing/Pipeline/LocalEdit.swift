@@ -109,7 +109,7 @@ public final class LocalEdit {
       }
     }
     let plan = try JSONDecoder().decode(EditPlan.self, from: Data(contentsOf: folder("prepare").appendingPathComponent(results["prepare"]!.outputs["plan"]!)))
-    return EditReport(frames: plan.frameCount, edited: plan.editable.count, missing: plan.missing,
+    return EditReport(frames: plan.frameCount, edited: plan.editable.count, missing: plan.missing, notes: plan.audioNote.map { [$0] } ?? [],
                       seamMetric: results["merge"]?.metrics["seam_metric"] ?? 1,
                       seconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
                       ranSteps: Dictionary(uniqueKeysWithValues: ranSteps.map { ($0.key.rawValue, $0.value) }),
@@ -194,6 +194,8 @@ public struct EditReport: Codable, Sendable {
   public var frames: Int
   public var edited: Int
   public var missing: [Int]
+  /// What the edit adjusted (a dub padded or trimmed to the clip).
+  public var notes: [String]
   public var seamMetric: Double
   public var seconds: [String: Double]
   public var ranSteps: [String: Int]

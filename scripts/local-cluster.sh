@@ -3,16 +3,18 @@
 # trying the farm without a cluster:
 #   scripts/local-cluster.sh 3                  # runs until Ctrl-C, then stops everything
 #   scripts/local-cluster.sh 3 --job sum        # submits a diagnostic job, waits, stops
+#   scripts/local-cluster.sh 2 --job demo       # the demo edit on the farm → DIR/demo/output.mp4
 # Options: --dir DIR (keys, state, caches, logs; default: a new temporary folder),
-# --port P (control port; bulk is P+1; default 5555), --redub PATH, --job sum|blob.
+# --port P (control port; bulk is P+1; default 5555), --redub PATH, --job sum|blob|demo,
+# --frames N (demo: the clip's first N frames; default all).
 set -euo pipefail
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 [[ $# -ge 1 ]] || usage
 case "$1" in -h|--help) usage 0 ;; esac
 count="$1"; shift
 [[ "$count" =~ ^[0-9]+$ && "$count" -ge 1 ]] || { echo "local-cluster: N must be a positive number" >&2; usage; }
-dir="" port=5555 job=""
+dir="" port=5555 job="" frames=""
 redub="${REDUB:-}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -20,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --port) port="$2"; shift 2 ;;
     --redub) redub="$2"; shift 2 ;;
     --job) job="$2"; shift 2 ;;
+    --frames) frames="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "local-cluster: unknown argument '$1'" >&2; usage ;;
   esac
@@ -70,7 +73,18 @@ for _ in $(seq 1 100); do
 done
 echo "local-cluster: coordinator $control (bulk $bulk), $count worker(s), files in $dir" >&2
 
-if [[ -n "$job" ]]; then
+if [[ "$job" == demo ]]; then
+  # The demo set inside the data root, then the edit with the demo's short step counts.
+  "$redub" demo --folder "$dir/demo" --prepare-only ${frames:+--frames "$frames"} >&2
+  id="$("$redub" submit "${client[@]}" "$dir/demo/inputs/clip.mp4" --audio "$dir/demo/inputs/dub.wav" \
+    --models "$dir/demo/models" --landmarks "$dir/demo/inputs/landmarks.safetensors" --output "$dir/demo/output.mp4" \
+    --window 12 --overlap 4 --steps 2 --invert-steps 2 --tune-steps 2 --stitch-steps 1 --fan-input-size 64)"
+  echo "local-cluster: submitted the demo edit, job $id" >&2
+  "$redub" wait "${client[@]}" "$id" --limit 900
+  "$redub" status "${client[@]}" "$id"
+  echo "local-cluster: wrote $dir/demo/output.mp4" >&2
+  exit 0
+elif [[ -n "$job" ]]; then
   id="$("$redub" submit "${client[@]}" --diagnostic "$job" --tasks $((count * 4)) --steps 3 --step-ms 20)"
   echo "local-cluster: submitted $job job $id" >&2
   "$redub" wait "${client[@]}" "$id" --limit 120

@@ -27,15 +27,26 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Optimization steps per window (the stages' other step counts follow).")
   var steps = 10
 
+  @Option(help: "Use only the demo clip's first N frames (default: all).")
+  var frames: Int?
+
+  @Flag(help: "Only write the demo models and inputs (for `redub submit` or scripts/local-cluster.sh --job demo).")
+  var prepareOnly = false
+
   func validate() throws {
     if steps < 1 { throw ValidationError("--steps must be at least 1.") }
+    if let frames, frames < 2 { throw ValidationError("--frames must be at least 2.") }
   }
 
   func run() throws {
     runtime.apply()
     let root = URL(fileURLWithPath: folder)
     print("redub \(RedubVersion.string) demo — \(Runtime.threads) thread(s), in \(root.path)")
-    let (models, inputs) = try Self.prepare(root) { print($0) }
+    let (models, inputs) = try Self.prepare(root, frames: frames) { print($0) }
+    if prepareOnly {
+      print("models: \(models.path)\ninputs: \(inputs.path) (clip.mp4, dub.wav, landmarks.safetensors)")
+      return
+    }
     print("3. the edit, every stage in this process")
     let settings = Self.settings(steps: steps)
     let output = root.appendingPathComponent("output.mp4")
@@ -81,7 +92,7 @@ struct DemoCommand: ParsableCommand {
   }
 
   /// Writes the demo models and inputs under `root` unless they are there.
-  static func prepare(_ root: URL, say: (String) -> Void = { _ in }) throws -> (models: URL, inputs: URL) {
+  static func prepare(_ root: URL, frames: Int? = nil, say: (String) -> Void = { _ in }) throws -> (models: URL, inputs: URL) {
     let models = root.appendingPathComponent("models"), inputs = root.appendingPathComponent("inputs")
     if !FileManager.default.fileExists(atPath: ModelFolder(models).path(.audioToLandmarks).path) {
       say("1. the demo model set (seeded random weights) → \(models.path)")
@@ -89,7 +100,7 @@ struct DemoCommand: ParsableCommand {
     }
     if !FileManager.default.fileExists(atPath: inputs.appendingPathComponent("dub.wav").path) {
       say("2. a synthetic clip (a drawn face saying one sentence) and another sentence as the dub → \(inputs.path)")
-      try DemoClip.write(to: inputs)
+      try DemoClip.write(to: inputs, frames: frames)
     }
     return (models, inputs)
   }

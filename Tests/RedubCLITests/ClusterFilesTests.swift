@@ -94,4 +94,21 @@ final class ClusterFilesTests: XCTestCase {
     let (_, processes) = try run("/bin/ps", ["-eo", "args"])
     XCTAssertFalse(processes.contains(folder.path), processes)
   }
+
+  /// The demo edit on a local farm of two worker processes: the video comes out with every frame.
+  func testLocalClusterFinishesTheDemoEdit() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-local-demo-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let port = 20_000 + Int.random(in: 0..<20_000) / 2 * 2
+    let (status, output) = try run("/bin/bash", ["scripts/local-cluster.sh", "2", "--job", "demo", "--frames", "12", "--dir", folder.path,
+                                                 "--port", "\(port)", "--redub", CLITests.executable.path])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("local-cluster: submitted the demo edit"), output)
+    XCTAssertTrue(output.contains("done"), output)
+    let (probed, probe) = try CLITests.redub(["tools", "probe", folder.appendingPathComponent("demo/output.mp4").path, "--json"])
+    XCTAssertEqual(probed, 0, probe)
+    let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(probe.utf8)) as? [String: Any])
+    XCTAssertEqual((info["video"] as? [String: Any])?["frames"] as? Int, 12)
+    XCTAssertNotNil(info["audio"], "the dub is muxed")
+  }
 }

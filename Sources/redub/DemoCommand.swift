@@ -65,13 +65,15 @@ struct DemoCommand: ParsableCommand {
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     let reportURL = root.appendingPathComponent("report.json")
     try encoder.encode(report).write(to: reportURL, options: .atomic)
+    let page = root.appendingPathComponent("report.html")
+    try EditReportPage.write(report, clip: inputs.appendingPathComponent("clip.mp4").path, to: page)
     for note in report.notes { print("note: \(note)") }
     let times = EditStage.allCases.compactMap { s in report.seconds[s.rawValue].map { String(format: "%@ %.1f s", s.rawValue, $0) } }
     print("""
 
       Demo finished: \(report.frames) frames edited; seam metric \(String(format: "%.3f", report.seamMetric)).
       Stage times: \(times.isEmpty ? "all reused from an earlier run" : times.joined(separator: ", ")).
-      Output: \(output.path)   Report: \(reportURL.path)
+      Output: \(output.path)   Report: \(reportURL.path), \(page.path)
       The demo models are untrained (seeded random weights): the output shows the pipeline running end
       to end, not a real re-dub. Real models: see the README (scripts/convert_checkpoints.py, redub train).
       """)

@@ -75,7 +75,9 @@ struct EditCommand: ParsableCommand {
     print("\(report.frames) frames, \(report.edited) edited" + (report.missing.isEmpty ? "" : ", no face (unedited) in \(LandmarkTrackError.ranges(report.missing))"))
     print(String(format: "seam metric %.3f; ", report.seamMetric) + times.joined(separator: ", "))
     if report.demoModels { print("note: these are the demo models (seeded random weights): the pipeline ran, the edit means nothing") }
-    print("report: \(edit.state.appendingPathComponent("report.json").path)")
+    let page = edit.state.appendingPathComponent("report.html")
+    try EditReportPage.write(report, clip: edit.inputs.clip, to: page)
+    print("report: \(edit.state.appendingPathComponent("report.json").path) and \(page.path)")
     print("wrote \(report.output)")
   }
 }

@@ -1,3 +1,4 @@
+import DemoWorld
 import Foundation
 import XCTest
 
@@ -29,6 +30,22 @@ final class CLITests: XCTestCase {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  /// An edit's inputs in `folder`: the demo models (`models`), a 10-frame 128×96 clip
+  /// (`clip.mp4`) with the synthetic face scaled in, its landmarks with frame 7 faceless
+  /// (`landmarks.safetensors`) and a 10-frame dub (`dub.wav`).
+  static func makeEditInputs(in folder: URL) throws {
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    var (status, output) = try redub(["models", "demo", path("models")])
+    XCTAssertEqual(status, 0, output)
+    (status, output) = try redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
+                                  "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])
+    XCTAssertEqual(status, 0, output)
+    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
+    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
+    try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
+    try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
   }
 
   func testHelpListsSubcommands() throws {

@@ -1,4 +1,3 @@
-import DemoWorld
 import Foundation
 import Tensors
 import XCTest
@@ -13,16 +12,8 @@ final class EditCommandTests: XCTestCase {
     defer { if ProcessInfo.processInfo.environment["REDUB_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: folder) } }
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    var (status, output) = try CLITests.redub(["models", "demo", path("models")])
-    XCTAssertEqual(status, 0, output)
-    (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
-                                           "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])
-    XCTAssertEqual(status, 0, output)
-    // The synthetic face scaled into the 128×96 frame; frame 7 has no face.
-    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
-    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
-    try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
-    try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
+    try CLITests.makeEditInputs(in: folder)
+    var status: Int32, output: String
 
     let arguments = ["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"), "--output", path("out.mp4"),
                      "--landmarks", path("landmarks.safetensors"), "--state", path("state"), "--window", "4", "--overlap", "1",
@@ -33,6 +24,12 @@ final class EditCommandTests: XCTestCase {
     XCTAssertTrue(output.contains("10 frames, 9 edited, no face (unedited) in 7"), output)
     XCTAssertTrue(output.contains("these are the demo models"), output)
     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
+    // The page: summary, stage chart, loss table and four original/edited pairs, all inline.
+    let page = try String(contentsOfFile: path("state/report.html"), encoding: .utf8)
+    for part in ["seam metric", "<svg", "optimize-0002", "lpips", "without a face (unedited)</th><td>7"] {
+      XCTAssertTrue(page.contains(part), "report.html lacks \(part)")
+    }
+    XCTAssertEqual(page.components(separatedBy: "data:image/bmp;base64,").count - 1, 8)
     let ran = try XCTUnwrap(report["ranSteps"] as? [String: Int])
     XCTAssertEqual(ran["optimize"], 3, "windows of 4 frames overlapping by 1 over 9 frames")
     XCTAssertEqual(ran["invert"], 3)

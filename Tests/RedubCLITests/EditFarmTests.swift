@@ -1,4 +1,3 @@
-import DemoWorld
 import Foundation
 import Media
 import Tensors
@@ -50,13 +49,14 @@ final class EditFarmTests: XCTestCase {
     try CLITests.redub(arguments + ["--coordinator", control])
   }
 
-  /// The job's tasks as `redub status --all-tasks --json` reports them: key → (state, epoch).
-  func tasks(_ job: String) throws -> [String: (state: String, epoch: Int)] {
+  /// The job's tasks as `redub status --all-tasks --json` reports them: key → (state, epoch, worker).
+  func tasks(_ job: String) throws -> [String: (state: String, epoch: Int, worker: String)] {
     let (_, output) = try client(["status", job, "--all-tasks", "--json"])
     guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else { return [:] }
-    var tasks: [String: (String, Int)] = [:]
+    var tasks: [String: (String, Int, String)] = [:]
     for task in json["tasks"] as? [[String: Any]] ?? [] {
-      tasks[task["key"] as? String ?? ""] = (task["state"] as? String ?? "", Int(task["epoch"] as? String ?? "0") ?? (task["epoch"] as? Int ?? 0))
+      let epoch = Int(task["epoch"] as? String ?? "") ?? (task["epoch"] as? Int ?? 0)
+      tasks[task["key"] as? String ?? ""] = (task["state"] as? String ?? "", epoch, task["worker"] as? String ?? "")
     }
     return tasks
   }
@@ -71,21 +71,13 @@ final class EditFarmTests: XCTestCase {
   func testFarmEqualsLocalAndSurvivesKills() throws {
     let started = Date()
     func mark(_ what: String) { print(String(format: "%6.1f s: %@", Date().timeIntervalSince(started), what)) }
-    var (status, output) = try CLITests.redub(["models", "demo", path("models")])
-    XCTAssertEqual(status, 0, output)
-    (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
-                                           "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])
-    XCTAssertEqual(status, 0, output)
-    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
-    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
-    try SyntheticSpeechCorpus.writeLandmarks(Array(faces), missing: [7], to: URL(fileURLWithPath: path("landmarks.safetensors")))
-    try SyntheticSpeechCorpus.wav(Array(corpus[2].samples.prefix(6_400))).write(to: URL(fileURLWithPath: path("dub.wav")))
+    try CLITests.makeEditInputs(in: folder)
     // Windows long enough (12 steps) that the kill below lands while some run and some are done.
     let method = ["--landmarks", path("landmarks.safetensors"), "--window", "4", "--overlap", "1", "--steps", "12",
                   "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4", "--fan-input-size", "64"]
 
     // In one process, one thread: the reference.
-    (status, output) = try CLITests.redub(["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
+    var (status, output) = try CLITests.redub(["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
                                            "--output", path("local.mp4"), "--state", path("local-state"), "--threads", "1"] + method)
     XCTAssertEqual(status, 0, output)
 
@@ -100,18 +92,21 @@ final class EditFarmTests: XCTestCase {
     let job = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
 
     // Kill the coordinator and a worker once some windows are done and others are running.
-    var before: [String: (state: String, epoch: Int)] = [:]
+    var before: [String: (state: String, epoch: Int, worker: String)] = [:]
     let midOptimize = eventually(120) {
       before = (try? tasks(job)) ?? [:]
       let optimize = before.filter { $0.key.hasPrefix("optimize-") }
       return optimize.values.contains { $0.state == "done" } && optimize.values.contains { $0.state != "done" }
     }
     XCTAssertTrue(midOptimize, "never caught optimize half done: \(before)")
-    mark("killing the coordinator and w1 at \(before.filter { $0.key.hasPrefix("optimize-") }.mapValues(\.state))")
+    mark("killing the coordinator and a busy worker at \(before.filter { $0.key.hasPrefix("optimize-") }.mapValues { "\($0.state) \($0.worker)" })")
     coordinator!.signal(SIGKILL)
     _ = coordinator!.waitForExit(10)
-    workers[0].signal(SIGKILL)
-    _ = workers[0].waitForExit(10)
+    // The worker computing a window dies with its task half done.
+    let busy = before.first { $0.key.hasPrefix("optimize-") && $0.value.state == "leased" }?.value.worker
+    let victim = workers.first { $0.name == busy } ?? workers[0]
+    victim.signal(SIGKILL)
+    _ = victim.waitForExit(10)
     try startCoordinator()
     for name in ["w3", "w4"] { try startWorker(name) }
     (status, output) = try client(["wait", job, "--limit", "300"])

@@ -127,5 +127,19 @@ final class EditFarmTests: XCTestCase {
     XCTAssertEqual(localFrames.count, 10)
     XCTAssertEqual(farmFrames.count, 10)
     XCTAssertTrue(localFrames == farmFrames, "output frames differ")
+
+    // A clip that does not decode fails the job at once (no retries) with the decoder's error.
+    let clip = try Data(contentsOf: URL(fileURLWithPath: path("clip.mp4")))
+    try clip.prefix(clip.count / 3).write(to: URL(fileURLWithPath: path("corrupt.mp4")))
+    (status, output) = try client(["submit", path("corrupt.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
+                                   "--output", path("out/corrupt.mp4")] + method)
+    XCTAssertEqual(status, 0, output)
+    let corrupt = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+    (status, output) = try client(["wait", corrupt, "--limit", "120"])
+    XCTAssertEqual(status, 1, output)
+    XCTAssertTrue(output.contains("task prepare failed on worker"), output)
+    XCTAssertTrue(output.contains("(not retryable): 'clip' is truncated"), output)
+    XCTAssertEqual(try tasks(corrupt)["prepare"]?.state, "failed")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("out/corrupt.mp4")))
   }
 }

@@ -1,6 +1,7 @@
 import Dubbing
 import Farm
 import Foundation
+import Media
 
 /// The edit stages as farm task kinds ("edit.prepare" … "edit.composite"): a worker runs
 /// `EditStageRunner` — the code `redub edit` runs in one process — on its cached inputs.
@@ -41,14 +42,26 @@ enum EditFarmTasks {
       throw TaskCancelled()
     } catch let error as EditError {
       // The clip itself is wrong (no face, faces missing with --on-missing-face fail): running again cannot help.
-      throw TaskError("\(error)", retryable: false)
+      throw TaskError(describe(error, context), retryable: false)
     } catch let error as ModelSetError {
-      throw TaskError("\(error)", retryable: false)
+      throw TaskError(describe(error, context), retryable: false)
+    } catch let error as MediaError where stage == .prepare {
+      // The job's clip or dub does not decode: the same bytes fail on every worker.
+      throw TaskError(describe(error, context), retryable: false)
+    } catch let error as TaskError {
+      throw error
+    } catch {
+      throw TaskError(describe(error, context))
     }
     // Outputs are memory-mapped: a long clip's crops never sit in this process's heap.
     var outputs: [String: Data] = [:]
     for (name, url) in result.outputs { outputs[name] = try Data(contentsOf: url, options: .alwaysMapped) }
     return TaskProduct(outputs: outputs, metrics: result.metrics, followUpTasks: result.followUps.map(farmSpec))
+  }
+
+  /// An error's text with the worker's cached input files named by their input names ("clip").
+  static func describe(_ error: Error, _ context: TaskContext) -> String {
+    context.inputFiles.reduce("\(error)") { text, input in text.replacingOccurrences(of: input.value.path, with: input.key) }
   }
 
   /// The farm's form of an edit task; exports go where the task's parameters say.

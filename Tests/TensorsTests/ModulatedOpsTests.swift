@@ -86,8 +86,10 @@ final class ModulatedOpsTests: XCTestCase {
       }
       XCTAssertLessThan(all.worst, 1e-2, "noise batch \(noiseBatch): \(all)")
     }
-    let (x, _, _, _, b) = activationInputs(noiseBatch: 1)
-    let plain = check.run([x, b]) { Tensor.styledActivation($0[0], bias: $0[1]) }
+    // Without demodulation and noise: x·d + w·noise is the input whose x + b keeps off the kink.
+    let (x, d, noise, w, b) = activationInputs(noiseBatch: 1)
+    let plainInput = x * d.reshaped([2, 3, 1, 1]) + w * noise
+    let plain = check.run([plainInput, b]) { Tensor.styledActivation($0[0], bias: $0[1]) }
     XCTAssertLessThan(plain.worst, 1e-2, "\(plain)")
   }
 

@@ -6,12 +6,10 @@
 // and its weight gradient is that convolution's weight gradient with the roles swapped.
 
 extension Tensor {
-  /// `x` [N, Cin, H, W], `weight` [Cin, Cout, kh, kw], `bias` [Cout]; the output is
-  /// [N, Cout, (H−1)·stride − 2·padding + kh + outputPadding, (same for W)].
-  /// `outputPadding` (< stride) adds rows and columns at the bottom and right.
-  public static func conv2dTransposed(
-    _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0
-  ) -> Tensor {
+  /// The convolution whose input gradient a transposed convolution is: from the output
+  /// [N, Cout, height, width] back to x's shape, with weight [Cin, Cout, kh, kw] read as
+  /// [its Cout, its Cin, kh, kw].
+  static func transposedGeometry(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, outputPadding: Int) -> ConvGeometry {
     precondition(x.rank == 4 && weight.rank == 4 && weight.shape[0] == x.shape[1],
                  "conv2dTransposed: input \(x.shape) needs weight [\(x.rank == 4 ? x.shape[1] : 0), Cout, kh, kw], got \(weight.shape)")
     precondition(outputPadding >= 0 && outputPadding < stride,
@@ -20,11 +18,20 @@ extension Tensor {
     let height = (x.shape[2] - 1) * stride - 2 * padding + kh + outputPadding
     let width = (x.shape[3] - 1) * stride - 2 * padding + kw + outputPadding
     precondition(height > 0 && width > 0, "conv2dTransposed: padding \(padding) leaves an empty output for input \(x.shape)")
-    // The convolution whose input gradient this is: from the output [N, Cout, height, width]
-    // back to x's shape, with weight [Cin, Cout, kh, kw] read as [its Cout, its Cin, kh, kw].
     let g = ConvGeometry(input: [n, outChannels, height, width], weight: weight.shape, stride: stride,
                          padding: ConvPadding(padding), groups: 1, op: "conv2dTransposed")
     precondition(g.outHeight == x.shape[2] && g.outWidth == x.shape[3], "conv2dTransposed: inconsistent sizes")
+    return g
+  }
+
+  /// `x` [N, Cin, H, W], `weight` [Cin, Cout, kh, kw], `bias` [Cout]; the output is
+  /// [N, Cout, (H−1)·stride − 2·padding + kh + outputPadding, (same for W)].
+  /// `outputPadding` (< stride) adds rows and columns at the bottom and right.
+  public static func conv2dTransposed(
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0
+  ) -> Tensor {
+    let g = transposedGeometry(x, weight: weight, stride: stride, padding: padding, outputPadding: outputPadding)
+    let (n, outChannels) = (x.shape[0], weight.shape[1])
     if let bias {
       precondition(bias.shape == [outChannels], "conv2dTransposed: bias must be [\(outChannels)], got \(bias.shape)")
     }

@@ -82,10 +82,34 @@ struct UpFirDnPlan {
   let cols: [FIRColumnTap]
   let height: Int, width: Int, outWidth: Int
   let kernel: Tensor
+  /// kernel[i][j] = rows[i]·columns[j] when the kernel is separable (rank 1, like StyleGAN2's
+  /// [1,3,3,1] blur): then the op runs as a row pass and a column pass, kh + kw multiply-adds
+  /// per sample instead of kh·kw.
+  let separable: (rows: [Float], columns: [Float])?
+
+  /// The factors of a rank-1 kernel [kh, kw], or nil when it is not one (to float rounding).
+  static func separableFactors(_ kernel: Tensor) -> (rows: [Float], columns: [Float])? {
+    let (kh, kw) = (kernel.shape[0], kernel.shape[1])
+    let k = kernel.scalars
+    guard let pivot = k.indices.max(by: { Swift.abs(k[$0]) < Swift.abs(k[$1]) }), k[pivot] != 0 else { return nil }
+    let (pi, pj) = (pivot / kw, pivot % kw)
+    let rows = (0..<kh).map { k[$0 * kw + pj] }
+    let columns = (0..<kw).map { k[pi * kw + $0] / k[pivot] }
+    let tolerance = 1e-6 * Swift.abs(k[pivot])
+    for i in 0..<kh {
+      for j in 0..<kw where Swift.abs(k[i * kw + j] - rows[i] * columns[j]) > tolerance { return nil }
+    }
+    return (rows, columns)
+  }
 
   /// Forward: `destination` planes [ho, wo] from `source` planes [h, w]. Adjoint: adds the
   /// gradient planes `source` [ho, wo] back into `destination` [h, w] (which must start zeroed).
   func run(planes: Int, source: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>, adjoint: Bool) {
+    if let separable {
+      runSeparable(planes: planes, rowWeights: separable.rows, columnWeights: separable.columns,
+                   source: source, destination: destination, adjoint: adjoint)
+      return
+    }
     let (h, w, ho, wo, kw) = (height, width, rows.outputSize, outWidth, kernel.shape[1])
     let k = kernel.base
     let grain = Swift.max(1, 16_384 / Swift.max(1, ho * wo))
@@ -129,6 +153,85 @@ struct UpFirDnPlan {
       }
     } } } }
   }
+
+  /// The separable form: each plane's input rows are filtered along x into a scratch of
+  /// [h, wo] (cache-sized for every StyleGAN2 layer), then output rows are weighted sums of
+  /// scratch rows. The adjoint runs the same two passes transposed, in reverse order.
+  func runSeparable(planes: Int, rowWeights: [Float], columnWeights: [Float], source: UnsafePointer<Float>,
+                    destination: UnsafeMutablePointer<Float>, adjoint: Bool) {
+    let (h, w, ho, wo) = (height, width, rows.outputSize, outWidth)
+    let grain = Swift.max(1, 16_384 / Swift.max(1, ho * wo))
+    rows.start.withUnsafeBufferPointer { rowStart in rows.input.withUnsafeBufferPointer { rowInput in
+    rows.kernel.withUnsafeBufferPointer { rowKernel in cols.withUnsafeBufferPointer { colTaps in
+    rowWeights.withUnsafeBufferPointer { rw in columnWeights.withUnsafeBufferPointer { cw in
+      Parallel.forRanges(planes, grain: grain) { range in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, h * wo))
+        defer { scratch.deallocate() }
+        for plane in range {
+          let inputPlane = plane * h * w, outputPlane = plane * ho * wo
+          if !adjoint {
+            // Along x: scratch[r] = the filtered input row r.
+            for r in 0..<h {
+              let tmp = scratch + r * wo, inRow = source + inputPlane + r * w
+              tmp.update(repeating: 0, count: wo)
+              for tap in colTaps {
+                let weight = cw[tap.kernelIndex]
+                let src = inRow + tap.firstInput, dst = tmp + tap.firstOutput
+                let (so, si) = (tap.outputStep, tap.inputStep)
+                if so == 1 && si == 1 {
+                  for t in 0..<tap.count { dst[t] += weight * src[t] }
+                } else {
+                  for t in 0..<tap.count { dst[t * so] += weight * src[t * si] }
+                }
+              }
+            }
+            // Along y: each output row is a weighted sum of filtered rows.
+            for oy in 0..<ho {
+              let out = destination + outputPlane + oy * wo
+              let (lo, hi) = (Int(rowStart[oy]), Int(rowStart[oy + 1]))
+              if hi - lo == 4 {
+                let (a0, a1, a2, a3) = (rw[Int(rowKernel[lo])], rw[Int(rowKernel[lo + 1])],
+                                        rw[Int(rowKernel[lo + 2])], rw[Int(rowKernel[lo + 3])])
+                let r0 = scratch + Int(rowInput[lo]) * wo, r1 = scratch + Int(rowInput[lo + 1]) * wo
+                let r2 = scratch + Int(rowInput[lo + 2]) * wo, r3 = scratch + Int(rowInput[lo + 3]) * wo
+                for x in 0..<wo { out[x] = a0 * r0[x] + a1 * r1[x] + a2 * r2[x] + a3 * r3[x] }
+              } else {
+                out.update(repeating: 0, count: wo)
+                for e in lo..<hi {
+                  let a = rw[Int(rowKernel[e])], src = scratch + Int(rowInput[e]) * wo
+                  for x in 0..<wo { out[x] += a * src[x] }
+                }
+              }
+            }
+          } else {
+            // Transposed y pass: scratch[r] = Σ over output rows reading r of weight · gradient row.
+            scratch.update(repeating: 0, count: h * wo)
+            for oy in 0..<ho {
+              let grad = source + outputPlane + oy * wo
+              for e in Int(rowStart[oy])..<Int(rowStart[oy + 1]) {
+                let a = rw[Int(rowKernel[e])], dst = scratch + Int(rowInput[e]) * wo
+                for x in 0..<wo { dst[x] += a * grad[x] }
+              }
+            }
+            // Transposed x pass, added into the input-shaped gradient.
+            for r in 0..<h {
+              let tmp = scratch + r * wo, inRow = destination + inputPlane + r * w
+              for tap in colTaps {
+                let weight = cw[tap.kernelIndex]
+                let dst = inRow + tap.firstInput, src = tmp + tap.firstOutput
+                let (so, si) = (tap.outputStep, tap.inputStep)
+                if so == 1 && si == 1 {
+                  for t in 0..<tap.count { dst[t] += weight * src[t] }
+                } else {
+                  for t in 0..<tap.count { dst[t * si] += weight * src[t * so] }
+                }
+              }
+            }
+          }
+        }
+      }
+    } } } } } }
+  }
 }
 
 extension Tensor {
@@ -150,7 +253,8 @@ extension Tensor {
       rows: FIRTaps(inputSize: h, up: up, down: down, padBefore: pad.2, padAfter: pad.3, kernelSize: kernel.shape[0], op: "upfirdn2d"),
       cols: FIRColumnTap.taps(inputSize: w, outputSize: widthTaps.outputSize, up: up, down: down, padBefore: pad.0,
                               kernelSize: kernel.shape[1]),
-      height: h, width: w, outWidth: widthTaps.outputSize, kernel: kernel.detached())
+      height: h, width: w, outWidth: widthTaps.outputSize, kernel: kernel.detached(),
+      separable: UpFirDnPlan.separableFactors(kernel))
     let planes = x.shape[0] * x.shape[1]
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], plan.rows.outputSize, plan.outWidth])
     plan.run(planes: planes, source: x.base, destination: out.base, adjoint: false)

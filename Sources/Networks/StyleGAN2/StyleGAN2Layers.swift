@@ -29,11 +29,9 @@ struct EqualLinear: Layer {
   }
 }
 
-/// leaky_relu(x + bias, 0.2)·√2, the bias broadcast over channel axis 1.
+/// leaky_relu(x + bias, 0.2)·√2, the bias broadcast over channel axis 1 (one fused pass).
 func fusedLeakyReLU(_ x: Tensor, bias: Tensor) -> Tensor {
-  var shape = [Int](repeating: 1, count: x.rank)
-  shape[1] = bias.count
-  return (x + bias.reshaped(shape)).leakyRelu(slope: 0.2, gain: Float(2).squareRoot())
+  Tensor.styledActivation(x, bias: bias, slope: 0.2, gain: Float(2).squareRoot())
 }
 
 /// The style-modulated convolution. Per-frame styles are applied to the activations instead
@@ -68,29 +66,35 @@ struct ModulatedConv2d: Layer {
 
   /// `x` [B, in, H, W], `style` [B, style_dim] → [B, out, H', W'] (H' = 2H when upsampling).
   func callAsFunction(_ x: Tensor, style: Tensor) -> Tensor {
-    let batch = x.shape[0]
+    let (out, d) = undemodulated(x, style: style)
+    guard let d else { return out }
+    return out * d.reshaped([x.shape[0], outChannels, 1, 1])
+  }
+
+  /// The convolution before demodulation, and the demodulation d [B, out] (nil without it),
+  /// so that a fused activation can apply d in the same pass as noise, bias and leaky ReLU.
+  /// When upsampling, the blur comes before d here; both are linear and d is constant per
+  /// channel, so this equals the reference's order up to float rounding.
+  func undemodulated(_ x: Tensor, style: Tensor) -> (Tensor, demodulation: Tensor?) {
     let s = modulation(style)  // [B, in]
     let w = weight.tensor.reshaped([outChannels, inChannels, kernelSize, kernelSize]) * scale
-    let modulated = x * s.reshaped([batch, inChannels, 1, 1])
     var out: Tensor
     if let blurKernel {
       // Transposed conv, stride 2, then the [1,3,3,1] blur padded (1, 1) as the reference does.
-      out = Tensor.conv2dTransposed(modulated, weight: w.permuted([1, 0, 2, 3]), stride: 2)
-      if demodulate { out = out * demodulation(w, s) }
+      out = Tensor.conv2dTransposed(x, inputScale: s, weight: w.permuted([1, 0, 2, 3]), stride: 2)
       let p = (blurKernel.shape[0] - 2) - (kernelSize - 1)
       out = Tensor.upfirdn2d(out, kernel: blurKernel.tensor, pad: ((p + 1) / 2 + 1, p / 2 + 1))
     } else {
-      out = Tensor.conv2d(modulated, weight: w, padding: kernelSize / 2)
-      if demodulate { out = out * demodulation(w, s) }
+      out = Tensor.conv2d(x, inputScale: s, weight: w, padding: kernelSize / 2)
     }
-    return out
+    return (out, demodulate ? demodulation(w, s) : nil)
   }
 
-  /// d[b, o] = 1/√(Σᵢ s[b,i]²·Σₖ w[o,i,k]² + 1e-8), shaped [B, out, 1, 1].
+  /// d[b, o] = 1/√(Σᵢ s[b,i]²·Σₖ w[o,i,k]² + 1e-8), shaped [B, out].
   func demodulation(_ w: Tensor, _ s: Tensor) -> Tensor {
     let wSquared = w.squared().sum(axes: [2, 3])  // [out, in]
     let energy = Tensor.matmul(s.squared(), wSquared, transposeB: true)  // [B, out]
-    return (energy + 1e-8).rsqrt().reshaped([s.shape[0], outChannels, 1, 1])
+    return (energy + 1e-8).rsqrt()
   }
 }
 
@@ -131,9 +135,10 @@ struct StyledConv: Layer {
   }
 
   func callAsFunction(_ x: Tensor, style: Tensor, noise: Tensor?) -> Tensor {
-    var out = conv(x, style: style)
-    if let noise { out = out + noiseWeight.tensor * noise }
-    return fusedLeakyReLU(out, bias: activationBias.tensor)
+    // Demodulation, noise, bias and activation in one pass over the conv's output.
+    let (out, d) = conv.undemodulated(x, style: style)
+    return Tensor.styledActivation(out, demodulation: d, noise: noise, noiseWeight: noise == nil ? nil : noiseWeight.tensor,
+                                   bias: activationBias.tensor, slope: 0.2, gain: Float(2).squareRoot())
   }
 }
 

@@ -136,6 +136,12 @@ public struct SafeTensorsFile: Sendable {
 
   public func contains(_ name: String) -> Bool { entries[name] != nil }
 
+  /// A tensor's shape, without reading its data.
+  public func shape(of name: String) throws -> [Int] {
+    guard let e = entries[name] else { throw SafeTensorsError.missingTensor(name) }
+    return e.shape.dims
+  }
+
   /// A floating-point tensor as float32 (F16 and BF16 are widened).
   public func tensor(_ name: String) throws -> Tensor {
     guard let e = entries[name] else { throw SafeTensorsError.missingTensor(name) }

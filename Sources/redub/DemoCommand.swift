@@ -19,7 +19,7 @@ struct DemoCommand: ParsableCommand {
       works, not what a trained model does. Run it again to resume or reuse what exists.
       """)
 
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup var workers: LocalWorkerOptions
 
   @Option(help: ArgumentHelp("Folder for the demo's inputs, state and output.", valueName: "dir"))
   var folder = "demo"
@@ -39,27 +39,24 @@ struct DemoCommand: ParsableCommand {
   }
 
   func run() throws {
-    runtime.apply()
     let root = URL(fileURLWithPath: folder)
-    print("redub \(RedubVersion.string) demo — \(Runtime.threads) thread(s), in \(root.path)")
+    print("redub \(RedubVersion.string) demo, in \(root.path)")
+    let workerCount = workers.apply(default: 2)
     let (models, inputs) = try Self.prepare(root, frames: frames) { print($0) }
     if prepareOnly {
       print("models: \(models.path)\ninputs: \(inputs.path) (clip.mp4, dub.wav, landmarks.safetensors)")
       return
     }
-    print("3. the edit, every stage in this process")
+    print("3. the edit, every stage in this process on \(workerCount) worker(s)")
     let settings = Self.settings(steps: steps)
     let output = root.appendingPathComponent("output.mp4")
     let state = root.appendingPathComponent("state-\(steps)")
-    var bars: [String: ProgressBar] = [:]
     let edit = try LocalEdit(
       inputs: .init(clip: inputs.appendingPathComponent("clip.mp4").path, audio: inputs.appendingPathComponent("dub.wav").path,
                     models: models.path, landmarks: inputs.appendingPathComponent("landmarks.safetensors").path, output: output.path),
       settings: settings, state: state,
-      progress: { _, done, total, key, terms in
-        if bars[key] == nil { bars[key] = ProgressBar(title: "   " + key, total: total) }
-        bars[key]!.update(done, note: terms.map { "\($0)" } ?? "")
-      })
+      progress: EditProgressDisplay(indent: "   ").handler)
+    edit.workers = workerCount
     let report = try edit.run()
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -38,7 +38,7 @@ struct EditCommand: ParsableCommand {
 
   @OptionGroup var method: EditMethodOptions
 
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup var workers: LocalWorkerOptions
 
   func validate() throws {
     if resume == nil && (clip == nil || audio == nil || models == nil || output == nil) {
@@ -47,12 +47,7 @@ struct EditCommand: ParsableCommand {
   }
 
   func run() throws {
-    runtime.apply()
-    var bars: [String: ProgressBar] = [:]
-    let progress: LocalEdit.Progress = { _, done, total, key, terms in
-      if bars[key] == nil { bars[key] = ProgressBar(title: key, total: total) }
-      bars[key]!.update(done, note: terms.map { "\($0)" } ?? "")
-    }
+    let progress = EditProgressDisplay().handler
     let edit: LocalEdit
     if let resume {
       edit = try LocalEdit.resume(state: URL(fileURLWithPath: resume), progress: progress)
@@ -66,6 +61,7 @@ struct EditCommand: ParsableCommand {
       edit = try LocalEdit(inputs: inputs, settings: settings, state: stateURL, progress: progress)
       print("state folder: \(stateURL.path) (resume with: redub edit --resume \(stateURL.path))")
     }
+    edit.workers = workers.apply()
     let report = try edit.run()
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

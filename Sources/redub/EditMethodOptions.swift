@@ -6,7 +6,9 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "Frames per optimization window.") var window = 24
   @Option(help: "Frames shared by neighbouring windows.") var overlap = 4
   @Option(help: "Optimization steps per window (default 300).") var steps: Int?
-  @Option(help: "Inversion steps.") var invertSteps = 300
+  @Option(help: "Pivots: auto (the e4e encoder when the models folder has e4e.safetensors, else optimization), encoder, or optimize.")
+  var inversion = "auto"
+  @Option(help: "Inversion steps (optimization).") var invertSteps = 300
   @Option(help: "Pivotal tuning steps.") var tuneSteps = 350
   @Option(help: "Stitching tuning steps per frame.") var stitchSteps = 100
   @Flag(help: "PTI's locality regularization while tuning (α 30; λ 0.1 on MSE and on LPIPS).") var localityRegularization = false
@@ -21,7 +23,6 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
   @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
 
-
   func validate() throws {
     if window < 2 || overlap < 0 || overlap >= window { throw ValidationError("need --window ≥ 2 and 0 ≤ --overlap < --window.") }
     if (steps ?? 1) < 1 || invertSteps < 1 || tuneSteps < 0 || stitchSteps < 0 || chunk < 1 {
@@ -29,6 +30,7 @@ struct EditMethodOptions: ParsableArguments {
     }
     if ![1, 2].contains(boundaryPasses) { throw ValidationError("--boundary-passes is 1 or 2.") }
     if !["linear", "cosine"].contains(blend) { throw ValidationError("--blend is linear or cosine.") }
+    if !["auto", "encoder", "optimize"].contains(inversion) { throw ValidationError("--inversion is auto, encoder or optimize.") }
     if !["fit", "error"].contains(audioLength) { throw ValidationError("--audio-length is fit or error.") }
     if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
     if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
@@ -39,6 +41,7 @@ struct EditMethodOptions: ParsableArguments {
     settings.windowLength = window
     settings.overlap = overlap
     settings.optimizeSteps = steps ?? 300
+    settings.inversion = inversion
     settings.invertSteps = invertSteps
     settings.tuneSteps = tuneSteps
     settings.tuneLocality = localityRegularization

@@ -41,4 +41,22 @@ final class E4ETests: XCTestCase {
     XCTAssertEqual(loaded.styleCount, 6)
     XCTAssertThrowsError(try E4EEncoder(checkpoint: file, prefix: "decoder"))
   }
+
+  /// A reduced-width encoder (for small generators) is read off its checkpoint's shapes and
+  /// gives codes of the generator's style length.
+  func testReducedWidthLoadsFromShapes() throws {
+    var encoder = E4EEncoder(generatorSize: 16, width: 16, styleDim: 24)
+    for (index, (_, p)) in encoder.namedParameters.enumerated() where p.shape.rank > 1 {
+      p.value = Tensor.randomNormal(p.shape, standardDeviation: 0.1, seed: UInt64(index))
+    }
+    let tensors = Dictionary(uniqueKeysWithValues: encoder.stateDictionary().map { ("encoder." + $0.key, $0.value) })
+    let loaded = try E4EEncoder(checkpoint: try SafeTensorsFile(data: SafeTensors.serialize(tensors)))
+    XCTAssertEqual([loaded.width, loaded.styleDim, loaded.styleCount], [16, 24, 6])
+    let image = Tensor.randomNormal([1, 3, 256, 256], standardDeviation: 0.5, seed: 99)
+    let codes = loaded.codes(image)
+    XCTAssertEqual(codes.shape, [1, 6, 24])
+    XCTAssertEqual(codes.scalars, encoder.codes(image).scalars)
+    encoder = E4EEncoder(generatorSize: 16)
+    XCTAssertEqual(encoder.width, 64)
+  }
 }

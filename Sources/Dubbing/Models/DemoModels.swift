@@ -28,6 +28,24 @@ public enum DemoModels {
     try AudioToLandmarksModel(seed: seed).write(to: models.path(.audioToLandmarks), extraMetadata: ["demo": "untrained"])
   }
 
+  /// Adds a reduced-width e4e encoder (width 16, the demo generator's 10 × 64 codes) with seeded
+  /// random weights and the generator's mean latent as `latent_avg`, so jobs on the demo set can
+  /// take their pivots from an encoder. Its codes are scaled down (an untrained encoder's raw
+  /// codes would put every pivot far from the generator's latent space).
+  public static func writeEncoder(to folder: URL, seed: UInt64 = 1) throws {
+    let models = ModelFolder(folder)
+    let c = generatorConfiguration
+    let generator = try StyleGAN2Generator(contentsOf: models.path(.generator))
+    let encoder = E4EEncoder(generatorSize: c.size, width: 16, styleDim: c.styleDim)
+    randomize(encoder, seed: seed &+ 77)
+    for (name, p) in encoder.namedParameters where name.hasPrefix("styles.") && name.hasSuffix(".linear.weight") {
+      p.value = p.value * 0.01
+    }
+    var tensors = Dictionary(uniqueKeysWithValues: encoder.stateDictionary().map { ("encoder." + $0.key, $0.value) })
+    tensors["latent_avg"] = generator.meanLatent.reshaped([1, c.styleDim]).broadcast(to: [c.latentCount, c.styleDim])
+    try SafeTensors.write(tensors, metadata: ["demo": "seeded random weights"], to: models.path(.encoder))
+  }
+
   /// He-normal convolution and linear weights, unit norm scales and running variances, zero
   /// biases and means; LPIPS's linear layers non-negative as trained ones are.
   public static func randomize(_ layer: any Layer, seed: UInt64) {

@@ -107,7 +107,7 @@ public struct ModelFolder: Sendable {
       return "StyleGAN2 \(c.size)², style \(c.styleDim), \(c.mappingLayers) mapping layers, \(g.parameterCount) parameters"
     case .encoder:
       let e = try E4EEncoder(contentsOf: file)
-      return "e4e encoder, \(e.styleCount) styles, \(e.parameterCount) parameters"
+      return "e4e encoder, width \(e.width), \(e.styleCount) styles × \(e.styleDim), \(e.parameterCount) parameters"
     case .lpips:
       let l = try LPIPS(contentsOf: file)
       return "LPIPS \(l.trunk), \(l.parameterCount) parameters"

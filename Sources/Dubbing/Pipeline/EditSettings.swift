@@ -8,6 +8,9 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var blend = "linear"
   /// Frames per invert / stitch task (and per crop file in the state folder).
   public var chunkFrames = 16
+  /// Pivots: `auto` (the e4e encoder when the models folder has one, else optimization),
+  /// `encoder` (e4e; an error without one) or `optimize` (from the mean latent, LPIPS + L2).
+  public var inversion = "auto"
   public var invertSteps = 300
   public var invertLearningRate: Float = 0.01
   public var tuneSteps = 350

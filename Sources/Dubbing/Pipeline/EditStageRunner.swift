@@ -200,6 +200,16 @@ public struct EditStageRunner {
   func invert(_ p: EditTaskParameters) throws -> EditTaskResult {
     let range = EditJobPlan.chunks(p.editableCount, p.settings)[p.index]
     let generator = try model(.generator, StyleGAN2Generator.init(contentsOf:))
+    if p.useEncoder {
+      let (encoder, average) = try model(.encoder) { url in
+        let file = try SafeTensorsFile(contentsOf: url)
+        return (try E4EEncoder(checkpoint: file), file.contains("latent_avg") ? try file.tensor("latent_avg") : nil)
+      }
+      let inversion = try EncoderInversion(encoder: encoder, meanLatent: average ?? generator.meanLatent, generator: generator.configuration)
+      let (frames, _) = try crops(range, p.settings)
+      guard let pivots = inversion.invert(frames, progress: { progress($0, range.count, nil) }) else { throw stopped() }
+      return EditTaskResult(outputs: ["pivots": try output("pivots", ["pivots": pivots])])
+    }
     var settings = LatentInversion.Settings()
     settings.steps = p.settings.invertSteps
     settings.learningRate = p.settings.invertLearningRate

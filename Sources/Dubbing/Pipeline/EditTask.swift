@@ -45,6 +45,8 @@ public struct EditTaskParameters: Codable, Sendable, Equatable {
   public var cropSize: Int
   /// True when the job has precomputed landmarks (no detection).
   public var hasLandmarks: Bool
+  /// True when the pivots come from the e4e encoder (else from optimization).
+  public var useEncoder = false
   /// Frames with a face (known after prepare; 0 for prepare itself).
   public var editableCount = 0
   /// Chunk or window index.
@@ -55,10 +57,11 @@ public struct EditTaskParameters: Codable, Sendable, Equatable {
   /// the job's output folder. `redub edit` writes the video to its --output instead.
   public var exportPaths: [String: String] = [:]
 
-  public init(settings: EditSettings, cropSize: Int, hasLandmarks: Bool) {
+  public init(settings: EditSettings, cropSize: Int, hasLandmarks: Bool, useEncoder: Bool = false) {
     self.settings = settings
     self.cropSize = cropSize
     self.hasLandmarks = hasLandmarks
+    self.useEncoder = useEncoder
   }
 
   public func encoded() -> Data {
@@ -102,10 +105,11 @@ public enum EditJobPlan {
   public static func model(_ role: ModelRole) -> String { "model.\(role.rawValue)" }
 
   /// The networks each stage reads (the tuned generator comes from `tune`, not the job).
-  public static func models(_ stage: EditStage, hasLandmarks: Bool) -> [ModelRole] {
+  public static func models(_ stage: EditStage, _ p: EditTaskParameters) -> [ModelRole] {
     switch stage {
-    case .prepare: hasLandmarks ? [.audioToLandmarks] : [.audioToLandmarks, .detector, .fan]
-    case .invert, .tune: [.generator, .lpips, .fan]
+    case .prepare: p.hasLandmarks ? [.audioToLandmarks] : [.audioToLandmarks, .detector, .fan]
+    case .invert: p.useEncoder ? [.generator, .encoder] : [.generator, .lpips, .fan]
+    case .tune: [.generator, .lpips, .fan]
     case .optimize: [.lpips, .fan]
     case .stitch: [.parsing]
     case .merge, .composite: []
@@ -113,8 +117,8 @@ public enum EditJobPlan {
   }
 
   /// Every model the job reads.
-  public static func models(hasLandmarks: Bool) -> [ModelRole] {
-    ModelRole.allCases.filter { role in EditStage.allCases.contains { models($0, hasLandmarks: hasLandmarks).contains(role) } }
+  public static func models(_ p: EditTaskParameters) -> [ModelRole] {
+    ModelRole.allCases.filter { role in EditStage.allCases.contains { models($0, p).contains(role) } }
   }
 
   public static func chunkName(_ prefix: String, _ index: Int) -> String { String(format: "%@-%05d", prefix, index) }
@@ -127,7 +131,7 @@ public enum EditJobPlan {
   public static func prepare(_ parameters: EditTaskParameters) -> EditTask {
     var inputs: [EditInputBinding] = [.job(clip), .job(audio)]
     if parameters.hasLandmarks { inputs.append(.job(landmarks)) }
-    inputs += models(.prepare, hasLandmarks: parameters.hasLandmarks).map { .job(model($0)) }
+    inputs += models(.prepare, parameters).map { .job(model($0)) }
     return EditTask(key: "prepare", stage: .prepare, parameters: parameters, inputs: inputs, dependsOn: [])
   }
 
@@ -146,7 +150,7 @@ public enum EditJobPlan {
       p.index = index
       return p
     }
-    func modelInputs(_ stage: EditStage) -> [EditInputBinding] { models(stage, hasLandmarks: base.hasLandmarks).map { .job(model($0)) } }
+    func modelInputs(_ stage: EditStage) -> [EditInputBinding] { models(stage, base).map { .job(model($0)) } }
     let k = base.settings.chunkFrames
     let chunks = chunks(editableCount, base.settings)
     func crops(_ c: Int) -> EditInputBinding { .output(chunkName("crops", c), of: "prepare") }

@@ -3,11 +3,14 @@ import Media
 import Networks
 import Tensors
 
-/// An edit job run task by task in this process — the same tasks the farm runs — every task's
-/// outputs kept in the state folder (`tasks/KEY/`) before the next starts. A task whose
-/// `result.json` exists is not run again, so an interrupted edit resumes where it stopped.
-/// Crops live in chunk files, never all in memory at once.
-public final class LocalEdit {
+/// An edit job run in this process — the same tasks the farm runs, on `workers` threads, each
+/// task started once the tasks it reads from are finished — every task's outputs kept in the
+/// state folder (`tasks/KEY/`). A task whose `result.json` exists is not run again, so an
+/// interrupted edit resumes where it stopped. Crops live in chunk files, never all in memory.
+///
+/// Mutable state (`ranSteps`, `seconds`, the scheduler's queue) is only touched under `lock`,
+/// and `progress` is only called under it, so the caller's handler needs no locking of its own.
+public final class LocalEdit: @unchecked Sendable {
   public struct Inputs: Codable, Sendable, Equatable {
     public var clip: String
     public var audio: String
@@ -19,22 +22,41 @@ public final class LocalEdit {
     }
   }
 
-  /// Progress: the stage, steps done and total within the current task, the task's key, and
-  /// the latest loss terms when the step has any.
-  public typealias Progress = (EditStage, Int, Int, String, LossTerms?) -> Void
+  /// Where a task stands, and its stage with it.
+  public struct TaskProgress: Sendable {
+    public var stage: EditStage
+    public var key: String
+    /// Steps done and total within the task.
+    public var step: Int, steps: Int
+    /// The latest loss terms, when the step has any.
+    public var terms: LossTerms?
+    /// The stage's tasks known so far, and how many of them are finished.
+    public var stageTasks: Int, stageTasksDone: Int
+    /// The stage's share done: finished tasks plus the fractions of running ones.
+    public var stageFraction: Double
+  }
+
+  public typealias Progress = (TaskProgress) -> Void
 
   public let inputs: Inputs
   public let settings: EditSettings
   public let state: URL
   let models: ModelFolder
   let progress: Progress
+  /// Tasks run at once (1: one after another). The caller sets the compute threads each task
+  /// may use (`Runtime.setThreads`), typically the cores divided by the workers.
+  public var workers = 1
   /// Tasks that ran in this process (not taken from the state folder), by stage.
   public private(set) var ranSteps: [EditStage: Int] = [:]
-  /// Seconds spent per stage in this process.
+  /// Seconds the tasks of each stage ran in this process (summed over tasks running at once).
   public private(set) var seconds: [EditStage: Double] = [:]
+  private let lock = NSLock()
+  /// Per stage: tasks known, finished, and the running ones' fractions done.
+  private var stageTasks: [EditStage: Int] = [:], stageDone: [EditStage: Int] = [:]
+  private var runningFraction: [String: (stage: EditStage, fraction: Double)] = [:]
 
   /// Opens (or creates) the state folder; a folder holding another job's state is refused.
-  public init(inputs: Inputs, settings: EditSettings, state: URL, progress: @escaping Progress = { _, _, _, _, _ in }) throws {
+  public init(inputs: Inputs, settings: EditSettings, state: URL, progress: @escaping Progress = { _ in }) throws {
     self.inputs = inputs
     self.settings = settings
     self.state = state
@@ -60,7 +82,7 @@ public final class LocalEdit {
   }
 
   /// Reopens a state folder's edit.
-  public static func resume(state: URL, progress: @escaping Progress = { _, _, _, _, _ in }) throws -> LocalEdit {
+  public static func resume(state: URL, progress: @escaping Progress = { _ in }) throws -> LocalEdit {
     let data: Data
     do { data = try Data(contentsOf: state.appendingPathComponent("job.json")) } catch {
       throw EditError.stateMismatch("\(state.path) holds no edit to resume (no job.json)")
@@ -71,12 +93,21 @@ public final class LocalEdit {
 
   /// The first task of an edit of `inputs`: checks the models folder and reads the generator's
   /// resolution (the crop size).
+  /// and decides the inversion (`settings.inversion`: with "auto", e4e when the folder has it).
   public static func firstTask(settings: EditSettings, models: ModelFolder, hasLandmarks: Bool) throws -> EditTask {
-    for role in EditJobPlan.models(hasLandmarks: hasLandmarks) where !models.has(role) {
-      throw ModelSetError.missing(folder: models.url.path, role: role)
+    let useEncoder: Bool
+    switch settings.inversion {
+    case "encoder": useEncoder = true
+    case "optimize": useEncoder = false
+    case "auto": useEncoder = models.has(.encoder)
+    default: throw EditError.stateMismatch("unknown inversion '\(settings.inversion)' (auto, encoder or optimize)")
     }
     let size = try models.load(.generator) { try StyleGAN2Configuration(metadata: SafeTensorsFile(contentsOf: $0).metadata).size }
-    return EditJobPlan.prepare(EditTaskParameters(settings: settings, cropSize: size, hasLandmarks: hasLandmarks))
+    let parameters = EditTaskParameters(settings: settings, cropSize: size, hasLandmarks: hasLandmarks, useEncoder: useEncoder)
+    for role in EditJobPlan.models(parameters) where !models.has(role) {
+      throw ModelSetError.missing(folder: models.url.path, role: role)
+    }
+    return EditJobPlan.prepare(parameters)
   }
 
   // MARK: Running
@@ -90,23 +121,27 @@ public final class LocalEdit {
 
   func folder(_ key: String) -> URL { state.appendingPathComponent("tasks").appendingPathComponent(key) }
 
-  /// Runs every task that is not finished yet, then writes the outputs.
+  /// Runs every task that is not finished yet, on up to `workers` threads, then writes the
+  /// outputs. The first error stops the scheduling of new tasks; tasks already running finish
+  /// (and stay done for a resume), then the error is thrown.
   public func run() throws -> EditReport {
-    var queue = [try LocalEdit.firstTask(settings: settings, models: models, hasLandmarks: inputs.landmarks != nil)]
-    var results: [String: StoredResult] = [:]
+    let first = try LocalEdit.firstTask(settings: settings, models: models, hasLandmarks: inputs.landmarks != nil)
+    let scheduler = Scheduler(first)
+    stageTasks = [first.stage: 1]
+    let threads = (0..<max(1, workers)).map { index in
+      let thread = Thread { [self] in work(scheduler) }
+      thread.name = "edit-\(index + 1)"
+      thread.stackSize = 16 << 20
+      return thread
+    }
+    for thread in threads { thread.start() }
+    scheduler.waitUntilFinished()
+    if let failure = scheduler.failure { throw failure }
+    let results = scheduler.results
     var curves: [String: [[String: Double]]] = [:]
-    var position = 0
-    while position < queue.count {
-      let task = queue[position]
-      position += 1
-      let result = try stored(task.key) ?? run(task, results: results)
-      results[task.key] = result
-      queue += result.followUps
+    for (key, result) in results {
       let curve = EditTaskResult.lossCurve(result.metrics)
-      if !curve.isEmpty { curves[task.key] = curve }
-      for (name, role) in task.exports where role == "video" {
-        try export(folder(task.key).appendingPathComponent(result.outputs[name]!), to: URL(fileURLWithPath: inputs.output))
-      }
+      if !curve.isEmpty { curves[key] = curve }
     }
     let plan = try JSONDecoder().decode(EditPlan.self, from: Data(contentsOf: folder("prepare").appendingPathComponent(results["prepare"]!.outputs["plan"]!)))
     return EditReport(frames: plan.frameCount, edited: plan.editable.count, missing: plan.missing, notes: plan.audioNote.map { [$0] } ?? [],
@@ -116,6 +151,86 @@ public final class LocalEdit {
                       lossCurves: curves,
                       demoModels: (try? SafeTensorsFile(contentsOf: models.path(.generator)))?.metadata["demo"] != nil,
                       output: inputs.output)
+  }
+
+  /// One worker thread: takes ready tasks until none are left or one failed.
+  private func work(_ scheduler: Scheduler) {
+    while let (task, results) = scheduler.next() {
+      do {
+        let result = try stored(task.key) ?? run(task, results: results)
+        for (name, role) in task.exports where role == "video" {
+          try export(folder(task.key).appendingPathComponent(result.outputs[name]!), to: URL(fileURLWithPath: inputs.output))
+        }
+        locked {
+          stageDone[task.stage, default: 0] += 1
+          runningFraction[task.key] = nil
+          for followUp in result.followUps { stageTasks[followUp.stage, default: 0] += 1 }
+        }
+        scheduler.finished(task, result)
+      } catch {
+        scheduler.failed(error)
+      }
+    }
+  }
+
+  private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    return try body()
+  }
+
+  /// The job's tasks: which are ready (every task they read from finished), which run, which are
+  /// done. Tasks start in the order they became known, so one worker runs the plan's order.
+  final class Scheduler: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var waiting: [EditTask]
+    private var running = 0
+    private var done: [String: StoredResult] = [:]
+    private var error: Error?
+
+    init(_ first: EditTask) { waiting = [first] }
+
+    /// The next ready task and the results so far; nil when the job is finished or failed.
+    func next() -> (EditTask, [String: StoredResult])? {
+      condition.lock()
+      defer { condition.unlock() }
+      while true {
+        if error != nil { return nil }
+        if let index = waiting.firstIndex(where: { $0.dependsOn.allSatisfy { done[$0] != nil } }) {
+          running += 1
+          return (waiting.remove(at: index), done)
+        }
+        if waiting.isEmpty && running == 0 { return nil }
+        condition.wait()
+      }
+    }
+
+    func finished(_ task: EditTask, _ result: StoredResult) {
+      condition.lock()
+      done[task.key] = result
+      waiting += result.followUps
+      running -= 1
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    func failed(_ failure: Error) {
+      condition.lock()
+      if error == nil { error = failure }
+      running -= 1
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    /// Returns once every task finished, or one failed and the running ones stopped.
+    func waitUntilFinished() {
+      condition.lock()
+      while !((error != nil || waiting.isEmpty) && running == 0) { condition.wait() }
+      condition.unlock()
+    }
+
+    var failure: Error? { condition.withLock { error } }
+    var results: [String: StoredResult] { condition.withLock { done } }
   }
 
   /// The result a previous run left, if the task finished.
@@ -138,7 +253,14 @@ public final class LocalEdit {
       }
       return self.folder(key).appendingPathComponent(file)
     }, progress: { done, total, terms in
-      self.progress(task.stage, done, total, task.key, terms)
+      self.locked {
+        self.runningFraction[task.key] = (task.stage, Double(done) / Double(max(total, 1)))
+        let known = self.stageTasks[task.stage] ?? 1, finished = self.stageDone[task.stage] ?? 0
+        let running = self.runningFraction.values.filter { $0.stage == task.stage }.reduce(0) { $0 + $1.fraction }
+        self.progress(TaskProgress(stage: task.stage, key: task.key, step: done, steps: total, terms: terms,
+                                   stageTasks: known, stageTasksDone: finished,
+                                   stageFraction: min(1, (Double(finished) + running) / Double(max(known, 1)))))
+      }
       return true
     })
     let result = try runner.run(task)
@@ -155,8 +277,10 @@ public final class LocalEdit {
     encoder.outputFormatting = [.sortedKeys]
     try encoder.encode(stored).write(to: taskFolder.appendingPathComponent("result.json"), options: .atomic)
     let d = ContinuousClock.now - start
-    seconds[task.stage, default: 0] += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    ranSteps[task.stage, default: 0] += 1
+    locked {
+      seconds[task.stage, default: 0] += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+      ranSteps[task.stage, default: 0] += 1
+    }
     return stored
   }
 

@@ -93,7 +93,7 @@ enum EditFarmTasks {
     job.name = name
     var inputs = [(EditJobPlan.clip, clip), (EditJobPlan.audio, audio)]
     if let landmarks { inputs.append((EditJobPlan.landmarks, landmarks)) }
-    for role in EditJobPlan.models(hasLandmarks: landmarks != nil) { inputs.append((EditJobPlan.model(role), models.path(role).path)) }
+    for role in EditJobPlan.models(first.parameters) { inputs.append((EditJobPlan.model(role), models.path(role).path)) }
     job.inputs = inputs.map { name, path in
       var input = Redub_V1_JobInput()
       input.name = name

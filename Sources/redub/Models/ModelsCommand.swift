@@ -60,7 +60,8 @@ struct ModelsDemo: ParsableCommand {
     discussion: """
       A 64² generator, LPIPS-VGG, FAN with one hourglass, S3FD, BiSeNet and an untrained \
       audio-to-landmark model, all from fixed seeds: a smoke set that lets every stage run. Its \
-      edits mean nothing.
+      edits mean nothing. Without an encoder, edits invert by optimization; --with-encoder adds a \
+      reduced-width e4e so they take their pivots from it instead.
       """)
 
   @Argument(help: ArgumentHelp("Where to write the set.", valueName: "dir"))
@@ -69,8 +70,12 @@ struct ModelsDemo: ParsableCommand {
   @Option(help: "Seed of the weights.")
   var seed: UInt64 = 1
 
+  @Flag(help: "Also write a reduced-width e4e encoder (e4e.safetensors).")
+  var withEncoder = false
+
   func run() throws {
     try DemoModels.write(to: URL(fileURLWithPath: folder), seed: seed)
+    if withEncoder { try DemoModels.writeEncoder(to: URL(fileURLWithPath: folder), seed: seed) }
     print("wrote the demo model set (seeded random weights; a smoke set, not a real model) to \(folder)")
   }
 }

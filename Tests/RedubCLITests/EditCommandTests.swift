@@ -55,8 +55,10 @@ final class EditCommandTests: XCTestCase {
     for task in ["merge", "stitch-00000", "stitch-00001", "stitch-00002", "composite", "optimize-0002"] {
       try FileManager.default.removeItem(atPath: path("state/tasks/\(task)"))
     }
-    (status, output) = try CLITests.redub(["edit", "--resume", path("state")])
+    (status, output) = try CLITests.redub(["edit", "--resume", path("state"), "--workers", "2", "--threads", "2"])
     XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("2 workers × 1 thread(s)"), output)
+    XCTAssertTrue(output.contains("stitch: 100%") && output.contains("3/3 tasks"), "a line per stage, over its tasks: \(output)")
     let resumed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
     XCTAssertEqual(resumed["ranSteps"] as? [String: Int], ["optimize": 1, "merge": 1, "stitch": 3, "composite": 1])
 
@@ -80,6 +82,7 @@ final class DemoCommandTests: XCTestCase {
     var (status, output) = try CLITests.redub(["demo", "--folder", folder.path, "--steps", "1"])
     XCTAssertEqual(status, 0, output)
     XCTAssertTrue(output.contains("Demo finished"), output)
+    XCTAssertTrue(output.contains("on 2 worker(s)"), output)
     XCTAssertTrue(output.contains("untrained"), output)
     (status, output) = try CLITests.redub(["tools", "probe", folder.appendingPathComponent("output.mp4").path, "--json"])
     XCTAssertEqual(status, 0, output)

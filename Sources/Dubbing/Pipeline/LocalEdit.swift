@@ -53,7 +53,7 @@ public final class LocalEdit: @unchecked Sendable {
   private let lock = NSLock()
   /// Per stage: tasks known, finished, and the running ones' fractions done.
   private var stageTasks: [EditStage: Int] = [:], stageDone: [EditStage: Int] = [:]
-  private var runningFraction: [String: (stage: EditStage, fraction: Double)] = [:]
+  private var runningFraction: [String: (stage: EditStage, fraction: Double, steps: Int)] = [:]
 
   /// Opens (or creates) the state folder; a folder holding another job's state is refused.
   public init(inputs: Inputs, settings: EditSettings, state: URL, progress: @escaping Progress = { _ in }) throws {
@@ -163,14 +163,26 @@ public final class LocalEdit: @unchecked Sendable {
         }
         locked {
           stageDone[task.stage, default: 0] += 1
-          runningFraction[task.key] = nil
+          let last = runningFraction.removeValue(forKey: task.key)
           for followUp in result.followUps { stageTasks[followUp.stage, default: 0] += 1 }
+          // A task that ran reports its end, so the stage's line shows it finished.
+          if let last { report(task, step: last.steps, steps: last.steps, terms: nil) }
         }
         scheduler.finished(task, result)
       } catch {
         scheduler.failed(error)
       }
     }
+  }
+
+  /// Calls `progress` for `task` with its stage's standing; under `lock`.
+  private func report(_ task: EditTask, step: Int, steps: Int, terms: LossTerms?) {
+    let known = stageTasks[task.stage] ?? 1, finished = stageDone[task.stage] ?? 0
+    let running = runningFraction.values.filter { $0.stage == task.stage }.reduce(0) { $0 + $1.fraction }
+    progress(TaskProgress(stage: task.stage, key: task.key, step: step, steps: steps, terms: terms,
+                          stageTasks: known, stageTasksDone: finished,
+                          // 100 % only once every task finished (a bar ends at 100 %).
+                          stageFraction: finished >= known ? 1 : min(0.999, (Double(finished) + running) / Double(max(known, 1)))))
   }
 
   private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -254,12 +266,8 @@ public final class LocalEdit: @unchecked Sendable {
       return self.folder(key).appendingPathComponent(file)
     }, progress: { done, total, terms in
       self.locked {
-        self.runningFraction[task.key] = (task.stage, Double(done) / Double(max(total, 1)))
-        let known = self.stageTasks[task.stage] ?? 1, finished = self.stageDone[task.stage] ?? 0
-        let running = self.runningFraction.values.filter { $0.stage == task.stage }.reduce(0) { $0 + $1.fraction }
-        self.progress(TaskProgress(stage: task.stage, key: task.key, step: done, steps: total, terms: terms,
-                                   stageTasks: known, stageTasksDone: finished,
-                                   stageFraction: min(1, (Double(finished) + running) / Double(max(known, 1)))))
+        self.runningFraction[task.key] = (task.stage, Double(done) / Double(max(total, 1)), total)
+        self.report(task, step: done, steps: total, terms: terms)
       }
       return true
     })

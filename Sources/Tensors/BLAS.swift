@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, where op(A) is M×K and
 /// op(B) is K×N. Leading dimensions are in elements.
 @inline(__always)
@@ -13,9 +11,8 @@ func sgemm(
     if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
     return
   }
-  cblas_sgemm(
-    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  Runtime.backend.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
 /// Public GEMM on raw buffers, for benchmarks and for code that manages its own layout.
@@ -29,6 +26,6 @@ public enum BLAS {
           a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
   }
 
-  /// OpenBLAS's configuration string (version, kernel, threading).
-  public static var configuration: String { String(cString: openblas_get_config()) }
+  /// The compute backend's configuration (OpenBLAS: version, kernel, threading).
+  public static var configuration: String { Runtime.backend.details }
 }

@@ -1,4 +1,3 @@
-import CBLAS
 import Dispatch
 import Foundation
 import Synchronization
@@ -10,11 +9,14 @@ public enum Runtime {
 
   public static var threads: Int { threadCount.load(ordering: .relaxed) }
 
+  /// The backend matrix products run on (see `ComputeBackend`).
+  public static let backend: any ComputeBackend = OpenBLASBackend()
+
   /// Sets the thread count for our loops and for OpenBLAS.
   public static func setThreads(_ n: Int) {
     let n = max(1, n)
     threadCount.store(n, ordering: .relaxed)
-    openblas_set_num_threads(Int32(n))
+    backend.setThreads(n)
   }
 
   /// REDUB_THREADS when it is a positive integer, otherwise the number of active cores.

@@ -62,6 +62,25 @@ final class JobStoreTests: XCTestCase {
     XCTAssertEqual(try store.status(jobID: low).tasksDone, 1)
   }
 
+  /// Tasks that prefer a GPU go to workers with GPUs first and to workers without last; a
+  /// worker without GPUs still takes one when nothing else is ready.
+  func testTasksThatPreferAGPUGoToGPUWorkersFirst() throws {
+    let folder = TemporaryFolder("store-gpu")
+    let store = try makeStore(folder)
+    var heavy = task("optimize")
+    heavy.preferGpu = true
+    _ = try store.submit(.with { $0.name = "job"; $0.tasks = [task("merge"), heavy, task("composite")] }, inputs: [])
+    XCTAssertEqual(try store.leaseNextTask(worker: "gpu", kinds: ["k"], cached: [], policy: policy, hasGPU: true)?.key, "optimize")
+    XCTAssertEqual(try store.leaseNextTask(worker: "cpu", kinds: ["k"], cached: [], policy: policy)?.key, "merge")
+
+    let otherFolder = TemporaryFolder("store-gpu-2")
+    let other = try makeStore(otherFolder)
+    _ = try other.submit(.with { $0.name = "job"; $0.tasks = [heavy, task("merge")] }, inputs: [])
+    XCTAssertEqual(try other.leaseNextTask(worker: "cpu", kinds: ["k"], cached: [], policy: policy)?.key, "merge")
+    XCTAssertEqual(try other.leaseNextTask(worker: "cpu2", kinds: ["k"], cached: [], policy: policy)?.key, "optimize",
+                   "with nothing else ready, a worker without GPUs takes it")
+  }
+
   func testDependenciesReleaseTasksAndPassOutputs() throws {
     let folder = TemporaryFolder("store")
     let store = try makeStore(folder)

@@ -37,6 +37,9 @@ public struct EditSettings: Codable, Sendable, Equatable {
   /// A dub whose length differs from the clip's by more than a frame: `fit` pads it with
   /// silence (closed mouth) or trims it, with a note in the report; `error` stops the edit.
   public var audioLength = "fit"
+  /// On the farm: stages whose tasks go to workers with GPUs first (workers without still
+  /// take them when nothing else is ready for them).
+  public var preferGPU = ["invert", "tune", "optimize", "stitch"]
   public var emotion = "auto"
   public var emotionStrength: Float = 1
 

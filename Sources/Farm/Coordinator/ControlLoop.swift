@@ -383,7 +383,8 @@ final class ControlLoop {
     guard var session = workers[id], session.waiting, session.lease == nil, !session.draining else { return false }
     let grant: LeaseGrant?
     do {
-      grant = try store.leaseNextTask(worker: id, kinds: Set(session.capabilities.taskKinds), cached: session.cached, policy: policy)
+      grant = try store.leaseNextTask(worker: id, kinds: Set(session.capabilities.taskKinds), cached: session.cached, policy: policy,
+                                      hasGPU: session.capabilities.gpus > 0)
     } catch {
       logger.error("cannot lease a task: \(error)")
       return false

@@ -391,6 +391,28 @@ public nonisolated struct Redub_V1_Capabilities: Sendable {
   /// Registered task kinds this worker runs.
   public var taskKinds: [String] = []
 
+  /// The GPUs the worker's machine has (from the NVIDIA management library; none without it).
+  public var gpuDevices: [Redub_V1_GpuDevice] = []
+
+  /// The compute backend its tasks run on ("openblas").
+  public var computeBackend: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Redub_V1_GpuDevice: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var index: UInt32 = 0
+
+  public var name: String = String()
+
+  public var memoryBytes: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -924,6 +946,10 @@ public nonisolated struct Redub_V1_TaskSpec: Sendable {
   /// as output_dir/<task key>/<output name>.
   public var exports: Dictionary<String,String> = [:]
 
+  /// Offered to workers with GPUs before workers without (which still take it when nothing
+  /// else is ready for them).
+  public var preferGpu: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1211,46 +1237,76 @@ public nonisolated struct Redub_V1_WorkersRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Redub_V1_WorkerInfo: Sendable {
+public nonisolated struct Redub_V1_WorkerInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String = String()
+  public var workerID: String {
+    get {_storage._workerID}
+    set {_uniqueStorage()._workerID = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   public var capabilities: Redub_V1_Capabilities {
-    get {_capabilities ?? Redub_V1_Capabilities()}
-    set {_capabilities = newValue}
+    get {_storage._capabilities ?? Redub_V1_Capabilities()}
+    set {_uniqueStorage()._capabilities = newValue}
   }
   /// Returns true if `capabilities` has been explicitly set.
-  public var hasCapabilities: Bool {self._capabilities != nil}
+  public var hasCapabilities: Bool {_storage._capabilities != nil}
   /// Clears the value of `capabilities`. Subsequent reads from it will return its default value.
-  public mutating func clearCapabilities() {self._capabilities = nil}
+  public mutating func clearCapabilities() {_uniqueStorage()._capabilities = nil}
 
   /// "idle", "busy", "draining", "lost".
-  public var state: String = String()
+  public var state: String {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
-  public var lastHeartbeatUnix: Double = 0
+  public var lastHeartbeatUnix: Double {
+    get {_storage._lastHeartbeatUnix}
+    set {_uniqueStorage()._lastHeartbeatUnix = newValue}
+  }
 
-  public var taskID: UInt64 = 0
+  public var taskID: UInt64 {
+    get {_storage._taskID}
+    set {_uniqueStorage()._taskID = newValue}
+  }
 
-  public var taskKey: String = String()
+  public var taskKey: String {
+    get {_storage._taskKey}
+    set {_uniqueStorage()._taskKey = newValue}
+  }
 
-  public var jobID: String = String()
+  public var jobID: String {
+    get {_storage._jobID}
+    set {_uniqueStorage()._jobID = newValue}
+  }
 
-  public var blocklistedForJobs: [String] = []
+  public var blocklistedForJobs: [String] {
+    get {_storage._blocklistedForJobs}
+    set {_uniqueStorage()._blocklistedForJobs = newValue}
+  }
 
-  public var publicKey: String = String()
+  public var publicKey: String {
+    get {_storage._publicKey}
+    set {_uniqueStorage()._publicKey = newValue}
+  }
 
-  public var cachedBlobs: UInt32 = 0
+  public var cachedBlobs: UInt32 {
+    get {_storage._cachedBlobs}
+    set {_uniqueStorage()._cachedBlobs = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _capabilities: Redub_V1_Capabilities? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Redub_V1_WorkerList: Sendable {
@@ -1915,7 +1971,7 @@ nonisolated extension Redub_V1_BlobRef: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Redub_V1_Capabilities: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Capabilities"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cores\0\u{3}memory_bytes\0\u{1}gpus\0\u{3}free_disk_bytes\0\u{3}task_kinds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cores\0\u{3}memory_bytes\0\u{1}gpus\0\u{3}free_disk_bytes\0\u{3}task_kinds\0\u{3}gpu_devices\0\u{3}compute_backend\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1928,6 +1984,8 @@ nonisolated extension Redub_V1_Capabilities: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.gpus) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.freeDiskBytes) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.taskKinds) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.gpuDevices) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.computeBackend) }()
       default: break
       }
     }
@@ -1949,6 +2007,12 @@ nonisolated extension Redub_V1_Capabilities: SwiftProtobuf.Message, SwiftProtobu
     if !self.taskKinds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.taskKinds, fieldNumber: 5)
     }
+    if !self.gpuDevices.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.gpuDevices, fieldNumber: 6)
+    }
+    if !self.computeBackend.isEmpty {
+      try visitor.visitSingularStringField(value: self.computeBackend, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1958,6 +2022,48 @@ nonisolated extension Redub_V1_Capabilities: SwiftProtobuf.Message, SwiftProtobu
     if lhs.gpus != rhs.gpus {return false}
     if lhs.freeDiskBytes != rhs.freeDiskBytes {return false}
     if lhs.taskKinds != rhs.taskKinds {return false}
+    if lhs.gpuDevices != rhs.gpuDevices {return false}
+    if lhs.computeBackend != rhs.computeBackend {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Redub_V1_GpuDevice: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GpuDevice"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}name\0\u{3}memory_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.memoryBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.memoryBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryBytes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Redub_V1_GpuDevice, rhs: Redub_V1_GpuDevice) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.memoryBytes != rhs.memoryBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2927,7 +3033,7 @@ nonisolated extension Redub_V1_BlobError: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}stage\0\u{3}task_kind\0\u{1}parameters\0\u{1}inputs\0\u{3}depends_on\0\u{1}exports\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}stage\0\u{3}task_kind\0\u{1}parameters\0\u{1}inputs\0\u{3}depends_on\0\u{1}exports\0\u{3}prefer_gpu\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2942,6 +3048,7 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.inputs) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.dependsOn) }()
       case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.exports) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.preferGpu) }()
       default: break
       }
     }
@@ -2969,6 +3076,9 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.exports.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.exports, fieldNumber: 7)
     }
+    if self.preferGpu != false {
+      try visitor.visitSingularBoolField(value: self.preferGpu, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2980,6 +3090,7 @@ nonisolated extension Redub_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.inputs != rhs.inputs {return false}
     if lhs.dependsOn != rhs.dependsOn {return false}
     if lhs.exports != rhs.exports {return false}
+    if lhs.preferGpu != rhs.preferGpu {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3626,81 +3737,137 @@ nonisolated extension Redub_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf.
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}name\0\u{1}capabilities\0\u{1}state\0\u{3}last_heartbeat_unix\0\u{3}task_id\0\u{3}task_key\0\u{3}job_id\0\u{3}blocklisted_for_jobs\0\u{3}public_key\0\u{3}cached_blobs\0")
 
+  fileprivate class _StorageClass {
+    var _workerID: String = String()
+    var _name: String = String()
+    var _capabilities: Redub_V1_Capabilities? = nil
+    var _state: String = String()
+    var _lastHeartbeatUnix: Double = 0
+    var _taskID: UInt64 = 0
+    var _taskKey: String = String()
+    var _jobID: String = String()
+    var _blocklistedForJobs: [String] = []
+    var _publicKey: String = String()
+    var _cachedBlobs: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workerID = source._workerID
+      _name = source._name
+      _capabilities = source._capabilities
+      _state = source._state
+      _lastHeartbeatUnix = source._lastHeartbeatUnix
+      _taskID = source._taskID
+      _taskKey = source._taskKey
+      _jobID = source._jobID
+      _blocklistedForJobs = source._blocklistedForJobs
+      _publicKey = source._publicKey
+      _cachedBlobs = source._cachedBlobs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._capabilities) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.state) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.lastHeartbeatUnix) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.taskID) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.taskKey) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
-      case 9: try { try decoder.decodeRepeatedStringField(value: &self.blocklistedForJobs) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.publicKey) }()
-      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.cachedBlobs) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._capabilities) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._state) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._lastHeartbeatUnix) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._taskID) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._taskKey) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._jobID) }()
+        case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._blocklistedForJobs) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._publicKey) }()
+        case 11: try { try decoder.decodeSingularUInt32Field(value: &_storage._cachedBlobs) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.workerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    try { if let v = self._capabilities {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    if !self.state.isEmpty {
-      try visitor.visitSingularStringField(value: self.state, fieldNumber: 4)
-    }
-    if self.lastHeartbeatUnix.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.lastHeartbeatUnix, fieldNumber: 5)
-    }
-    if self.taskID != 0 {
-      try visitor.visitSingularUInt64Field(value: self.taskID, fieldNumber: 6)
-    }
-    if !self.taskKey.isEmpty {
-      try visitor.visitSingularStringField(value: self.taskKey, fieldNumber: 7)
-    }
-    if !self.jobID.isEmpty {
-      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 8)
-    }
-    if !self.blocklistedForJobs.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.blocklistedForJobs, fieldNumber: 9)
-    }
-    if !self.publicKey.isEmpty {
-      try visitor.visitSingularStringField(value: self.publicKey, fieldNumber: 10)
-    }
-    if self.cachedBlobs != 0 {
-      try visitor.visitSingularUInt32Field(value: self.cachedBlobs, fieldNumber: 11)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._workerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      try { if let v = _storage._capabilities {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      if !_storage._state.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._state, fieldNumber: 4)
+      }
+      if _storage._lastHeartbeatUnix.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._lastHeartbeatUnix, fieldNumber: 5)
+      }
+      if _storage._taskID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._taskID, fieldNumber: 6)
+      }
+      if !_storage._taskKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._taskKey, fieldNumber: 7)
+      }
+      if !_storage._jobID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._jobID, fieldNumber: 8)
+      }
+      if !_storage._blocklistedForJobs.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._blocklistedForJobs, fieldNumber: 9)
+      }
+      if !_storage._publicKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._publicKey, fieldNumber: 10)
+      }
+      if _storage._cachedBlobs != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._cachedBlobs, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Redub_V1_WorkerInfo, rhs: Redub_V1_WorkerInfo) -> Bool {
-    if lhs.workerID != rhs.workerID {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs._capabilities != rhs._capabilities {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs.lastHeartbeatUnix != rhs.lastHeartbeatUnix {return false}
-    if lhs.taskID != rhs.taskID {return false}
-    if lhs.taskKey != rhs.taskKey {return false}
-    if lhs.jobID != rhs.jobID {return false}
-    if lhs.blocklistedForJobs != rhs.blocklistedForJobs {return false}
-    if lhs.publicKey != rhs.publicKey {return false}
-    if lhs.cachedBlobs != rhs.cachedBlobs {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workerID != rhs_storage._workerID {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._capabilities != rhs_storage._capabilities {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._lastHeartbeatUnix != rhs_storage._lastHeartbeatUnix {return false}
+        if _storage._taskID != rhs_storage._taskID {return false}
+        if _storage._taskKey != rhs_storage._taskKey {return false}
+        if _storage._jobID != rhs_storage._jobID {return false}
+        if _storage._blocklistedForJobs != rhs_storage._blocklistedForJobs {return false}
+        if _storage._publicKey != rhs_storage._publicKey {return false}
+        if _storage._cachedBlobs != rhs_storage._cachedBlobs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -72,11 +72,12 @@ public struct FailurePolicy: Sendable {
 }
 
 extension JobStore {
-  /// Leases the next task `worker` may run: highest job priority, then oldest job, then task
-  /// order; among the first few candidates of the top priority, the one whose inputs the
-  /// worker caches most bytes of. Nil when nothing is ready for it.
+  /// Leases the next task `worker` may run: highest job priority; then, for a worker with GPUs,
+  /// tasks that prefer a GPU first, and for one without, those last; then oldest job, then task
+  /// order. Among the first few candidates of the top priority, the one whose inputs the worker
+  /// caches most bytes of. Nil when nothing is ready for it.
   public func leaseNextTask(
-    worker: String, kinds: Set<String>, cached: Set<String>, policy: FailurePolicy
+    worker: String, kinds: Set<String>, cached: Set<String>, policy: FailurePolicy, hasGPU: Bool = false
   ) throws(FarmError) -> LeaseGrant? {
     guard !kinds.isEmpty else { return nil }
     return try write { db in
@@ -86,11 +87,11 @@ extension JobStore {
       arguments += [worker, policy.blocklistAfter]
       let candidates = try Row.fetchAll(
         db.cachedStatement(sql: """
-          SELECT t.id, t.job_id, t.key, t.stage, t.kind, t.spec, t.epoch, t.job_priority
+          SELECT t.id, t.job_id, t.key, t.stage, t.kind, t.spec, t.epoch, t.job_priority, t.prefer_gpu
           FROM tasks t JOIN jobs j ON j.id = t.job_id
           WHERE t.state = 'ready' AND j.state = 'running' AND t.kind IN (\(placeholders))
             AND t.job_id NOT IN (SELECT job_id FROM worker_failures WHERE worker_id = ? AND failures >= ?)
-          ORDER BY t.job_priority DESC, t.job_seq, t.id
+          ORDER BY t.job_priority DESC, t.prefer_gpu \(hasGPU ? "DESC" : "ASC"), t.job_seq, t.id
           LIMIT 8
           """),
         arguments: arguments)
@@ -99,8 +100,9 @@ extension JobStore {
       var chosenInputs = try JobStore.resolveInputs(db, row: first)
       if !cached.isEmpty && candidates.count > 1 {
         var best = chosenInputs.filter { cached.contains($0.sha256) }.reduce(UInt64(0)) { $0 + $1.size }
-        let topPriority: Int64 = first["job_priority"]
-        for row in candidates.dropFirst() where (row["job_priority"] as Int64) == topPriority {
+        let topPriority: Int64 = first["job_priority"], gpuPreference: Int64 = first["prefer_gpu"]
+        for row in candidates.dropFirst()
+        where (row["job_priority"] as Int64) == topPriority && (row["prefer_gpu"] as Int64) == gpuPreference {
           let inputs = try JobStore.resolveInputs(db, row: row)
           let bytes = inputs.filter { cached.contains($0.sha256) }.reduce(UInt64(0)) { $0 + $1.size }
           if bytes > best {

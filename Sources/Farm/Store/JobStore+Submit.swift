@@ -149,8 +149,8 @@ extension JobStore {
     known: [String: (id: Int64, done: Bool)]
   ) throws -> [String: Int64] {
     let insertTask = try db.cachedStatement(sql: """
-      INSERT INTO tasks (job_id, key, stage, kind, spec, state, pending_deps, job_priority, job_seq)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO tasks (job_id, key, stage, kind, spec, state, pending_deps, job_priority, job_seq, prefer_gpu)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       """)
     let insertDependency = try db.cachedStatement(sql: "INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)")
     let insertExport = try db.cachedStatement(
@@ -165,7 +165,7 @@ extension JobStore {
       try insertTask.execute(arguments: [
         jobID, task.key, task.stage, task.taskKind, try task.serializedBytes() as Data,
         pending == 0 ? TaskState.ready.rawValue : TaskState.waiting.rawValue,
-        pending, priority, seq,
+        pending, priority, seq, task.preferGpu,
       ])
       let taskID = db.lastInsertedRowID
       ids[task.key] = taskID

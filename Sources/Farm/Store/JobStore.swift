@@ -153,6 +153,10 @@ public final class JobStore: Sendable {
         ) WITHOUT ROWID;
         """)
     }
+    // `TaskSpec.prefer_gpu`, as a column the lease query orders by.
+    migrator.registerMigration("v4-prefer-gpu") { db in
+      try db.execute(sql: "ALTER TABLE tasks ADD COLUMN prefer_gpu INTEGER NOT NULL DEFAULT 0")
+    }
     return migrator
   }
 

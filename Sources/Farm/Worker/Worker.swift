@@ -19,8 +19,10 @@ public struct WorkerConfiguration: Sendable {
   public var workerID: String?
   /// Compute threads the worker announces and its tasks may use.
   public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-  /// GPUs the worker announces.
-  public var gpus: Int = 0
+  /// GPUs the worker announces (by default those NVML lists; none without NVML).
+  public var gpus: [GPUInventory.Device] = GPUInventory.discover()
+  /// The compute backend its tasks run on, as announced ("openblas").
+  public var computeBackend = ""
   /// Heartbeat interval until the coordinator's welcome says otherwise.
   public var heartbeatInterval: Duration = .seconds(5)
   public var livenessIntervals: Int = 4

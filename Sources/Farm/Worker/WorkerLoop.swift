@@ -230,7 +230,15 @@ final class WorkerLoop {
     var capabilities = Redub_V1_Capabilities()
     capabilities.cores = UInt32(configuration.threads)
     capabilities.memoryBytes = ProcessInfo.processInfo.physicalMemory
-    capabilities.gpus = UInt32(configuration.gpus)
+    capabilities.gpus = UInt32(configuration.gpus.count)
+    capabilities.gpuDevices = configuration.gpus.map { gpu in
+      var device = Redub_V1_GpuDevice()
+      device.index = UInt32(gpu.index)
+      device.name = gpu.name
+      device.memoryBytes = gpu.memoryBytes
+      return device
+    }
+    capabilities.computeBackend = configuration.computeBackend
     let attributes = try? FileManager.default.attributesOfFileSystem(forPath: configuration.cacheDirectory.path)
     capabilities.freeDiskBytes = (attributes?[.systemFreeSize] as? NSNumber)?.uint64Value ?? 0
     capabilities.taskKinds = configuration.registry.kinds.sorted()

@@ -71,6 +71,7 @@ enum EditFarmTasks {
     spec.stage = task.stage.rawValue
     spec.taskKind = task.kind
     spec.parameters = task.parameters.encoded()
+    spec.preferGpu = task.parameters.settings.preferGPU.contains(task.stage.rawValue)
     spec.dependsOn = task.dependsOn
     spec.inputs = task.inputs.map { binding in
       var farm = Redub_V1_InputBinding()

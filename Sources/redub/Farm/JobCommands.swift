@@ -127,7 +127,14 @@ struct WorkersCommand: ParsableCommand {
     let now = Date().timeIntervalSince1970
     for worker in workers {
       var line = "\(worker.name) (\(worker.workerID)): \(worker.state), \(worker.capabilities.cores) cores"
-      if worker.capabilities.gpus > 0 { line += ", \(worker.capabilities.gpus) GPUs" }
+      if !worker.capabilities.computeBackend.isEmpty { line += " on \(worker.capabilities.computeBackend)" }
+      if !worker.capabilities.gpuDevices.isEmpty {
+        line += ", GPUs: " + worker.capabilities.gpuDevices.map {
+          String(format: "%d %@ (%.0f GiB)", $0.index, $0.name, Double($0.memoryBytes) / Double(1 << 30))
+        }.joined(separator: ", ")
+      } else if worker.capabilities.gpus > 0 {
+        line += ", \(worker.capabilities.gpus) GPUs"
+      }
       line += String(format: ", heartbeat %.1fs ago", max(0, now - worker.lastHeartbeatUnix))
       if worker.taskID != 0 { line += ", running \(worker.taskKey) of \(worker.jobID)" }
       if !worker.blocklistedForJobs.isEmpty { line += ", blocklisted for \(worker.blocklistedForJobs.joined(separator: ", "))" }

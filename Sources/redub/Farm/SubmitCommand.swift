@@ -53,6 +53,12 @@ struct SubmitCommand: ParsableCommand {
 
   @OptionGroup var method: EditMethodOptions
 
+  @Option(help: ArgumentHelp("Edit: stages offered to workers with GPUs first, comma-separated, or none.", valueName: "stages"))
+  var preferGpu = "invert,tune,optimize,stitch"
+
+  /// The stages of --prefer-gpu.
+  var gpuStages: [String] { preferGpu == "none" ? [] : preferGpu.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
   @Option(help: ArgumentHelp("Submit a built-in diagnostic job: sum, fail, blob or fanout.", valueName: "kind"))
   var diagnostic: String?
 
@@ -80,6 +86,10 @@ struct SubmitCommand: ParsableCommand {
     if isEdit {
       guard spec != nil, audio != nil, models != nil, output != nil, diagnostic == nil else {
         throw ValidationError("an edit needs CLIP, --audio, --models and --output (and no --diagnostic).")
+      }
+      let stages = Set(EditStage.allCases.map(\.rawValue))
+      if let unknown = gpuStages.first(where: { !stages.contains($0) }) {
+        throw ValidationError("--prefer-gpu: no stage '\(unknown)' (stages: \(EditStage.allCases.map(\.rawValue).joined(separator: ", ")), or none).")
       }
       return
     }
@@ -148,7 +158,9 @@ struct SubmitCommand: ParsableCommand {
   /// not when a worker reaches it.
   func editJob() throws -> Redub_V1_JobSpec {
     let folder = ModelFolder(URL(fileURLWithPath: models!))
-    var first = try LocalEdit.firstTask(settings: method.settings, models: folder, hasLandmarks: landmarks != nil)
+    var settings = method.settings
+    settings.preferGPU = gpuStages
+    var first = try LocalEdit.firstTask(settings: settings, models: folder, hasLandmarks: landmarks != nil)
     for path in [spec!, audio!] + (landmarks.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
       throw ValidationError("no file at \(path)")
     }

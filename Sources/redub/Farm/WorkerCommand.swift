@@ -74,6 +74,7 @@ struct WorkerCommand: ParsableCommand {
     // Tasks compute with this many threads (OpenBLAS and redub's loops), and the worker says so.
     configuration.threads = threads ?? Runtime.defaultThreadCount()
     Runtime.setThreads(configuration.threads)
+    configuration.computeBackend = Runtime.backend.name
     if let name { configuration.name = name }
     configuration.workerID = id
     configuration.drainGrace = .milliseconds(Int(drainGrace * 1000))

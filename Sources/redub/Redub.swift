@@ -12,7 +12,7 @@ struct Redub: ParsableCommand {
     version: RedubVersion.string,
     subcommands: [DemoCommand.self, EditCommand.self, EvalCommand.self, ToolsCommand.self, TrainCommand.self, ModelsCommand.self, BenchCommand.self, InfoCommand.self,
                   CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WatchCommand.self,
-                  WaitCommand.self, ResumeCommand.self, CancelCommand.self, WorkersCommand.self, KeysCommand.self])
+                  WaitCommand.self, ResumeCommand.self, CancelCommand.self, WorkersCommand.self, ReportCommand.self, KeysCommand.self])
 }
 
 enum RedubVersion {

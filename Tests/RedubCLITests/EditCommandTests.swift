@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Tensors
 import XCTest
 
@@ -30,6 +31,21 @@ final class EditCommandTests: XCTestCase {
       XCTAssertTrue(page.contains(part), "report.html lacks \(part)")
     }
     XCTAssertEqual(page.components(separatedBy: "data:image/bmp;base64,").count - 1, 8)
+    // The plots, inline and as PNG files beside the page.
+    XCTAssertEqual(page.components(separatedBy: "data:image/png;base64,").count - 1, 2, "loss curves and seams")
+    for plot in ["losses", "seams", "stages"] {
+      let png = try Data(contentsOf: URL(fileURLWithPath: path("state/report.\(plot).png")))
+      XCTAssertEqual(png.prefix(8), Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), plot)
+    }
+    // FFmpeg's PNG decoder reads the plot back: white ground, bars blue (≤ 1.5) or red.
+    let reader = try VideoReader(path: path("state/report.seams.png"))
+    let plot = try XCTUnwrap(try reader.nextFrame()).image
+    XCTAssertEqual(plot.pixels.prefix(3), [255, 255, 255])
+    let bar: Set<[UInt8]> = [[74, 123, 208], [214, 96, 77]]
+    XCTAssertTrue(stride(from: 0, to: plot.pixels.count, by: 3).contains { bar.contains(Array(plot.pixels[$0..<($0 + 3)])) })
+    let seams = try XCTUnwrap(report["seams"] as? [String: Double])
+    XCTAssertGreaterThanOrEqual(seams.count, 2, "three windows meet at two places: \(seams)")
+    XCTAssertTrue(seams.values.allSatisfy { $0.isFinite && $0 > 0 }, "\(seams)")
     let ran = try XCTUnwrap(report["ranSteps"] as? [String: Int])
     XCTAssertEqual(ran["optimize"], 3, "windows of 4 frames overlapping by 1 over 9 frames")
     XCTAssertEqual(ran["invert"], 3)

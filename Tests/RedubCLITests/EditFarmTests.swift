@@ -128,6 +128,18 @@ final class EditFarmTests: XCTestCase {
     XCTAssertEqual(farmFrames.count, 10)
     XCTAssertTrue(localFrames == farmFrames, "output frames differ")
 
+    // The coordinator wrote the job's report beside the video; `redub report` writes it again.
+    XCTAssertTrue(eventually(30) { FileManager.default.fileExists(atPath: path("out/farm.report.html")) }, coordinator!.log)
+    let page = try String(contentsOfFile: path("out/farm.report.html"), encoding: .utf8)
+    for part in ["seam metric", "data:image/png;base64,", "optimize-0001", "without a face (unedited)</th><td>7"] {
+      XCTAssertTrue(page.contains(part), "the farm report lacks \(part)")
+    }
+    try FileManager.default.removeItem(atPath: path("out/farm.report.losses.png"))
+    (status, output) = try CLITests.redub(["report", job, "--state", path("farm-state")])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("farm.report.losses.png"), output)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("out/farm.report.losses.png"))).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
+
     // A clip that does not decode fails the job at once (no retries) with the decoder's error.
     let clip = try Data(contentsOf: URL(fileURLWithPath: path("clip.mp4")))
     try clip.prefix(clip.count / 3).write(to: URL(fileURLWithPath: path("corrupt.mp4")))

@@ -92,7 +92,11 @@ public struct WindowPlan: Sendable, Equatable {
   /// The seam metric: the mean latent jump (‖w_i − w_{i−1}‖) across window boundaries divided by
   /// the median jump between frames inside windows. Near 1: the seams are invisible in latent
   /// space; much larger: the windows disagree where they meet.
-  public func seamMetric(_ latents: Tensor) -> Double {
+  public func seamMetric(_ latents: Tensor) -> Double { seams(latents).metric }
+
+  /// The seam metric and its parts: each boundary frame's jump divided by the median jump
+  /// inside windows (the metric is the mean of these). No boundaries: metric 1, no parts.
+  public func seams(_ latents: Tensor) -> (metric: Double, byFrame: [Int: Double]) {
     precondition(latents.shape[0] == frameCount, "seamMetric: \(latents.shape[0]) latents for \(frameCount) frames")
     let size = latents.count / frameCount
     let v = latents.scalars
@@ -106,9 +110,9 @@ public struct WindowPlan: Sendable, Equatable {
     for window in windows.dropFirst() { boundaries.insert(window.frames.lowerBound); boundaries.insert(window.frames.lowerBound + overlap) }
     boundaries = boundaries.filter { $0 > 0 && $0 < frameCount }
     let inside = (1..<max(frameCount, 1)).filter { !boundaries.contains($0) }.map(jump).sorted()
-    guard !boundaries.isEmpty, !inside.isEmpty else { return 1 }
-    let median = inside[inside.count / 2]
-    let seams = boundaries.map(jump).reduce(0, +) / Double(boundaries.count)
-    return seams / max(median, 1e-12)
+    guard !boundaries.isEmpty, !inside.isEmpty else { return (1, [:]) }
+    let median = max(inside[inside.count / 2], 1e-12)
+    let byFrame = Dictionary(uniqueKeysWithValues: boundaries.map { ($0, jump($0) / median) })
+    return (byFrame.values.reduce(0, +) / Double(byFrame.count), byFrame)
   }
 }

@@ -10,13 +10,45 @@ public struct EditTaskResult: Sendable {
   public var metrics: [String: Double] = [:]
   public var followUps: [EditTask] = []
 
-  /// The first and last loss terms, as metrics "first.TERM" / "last.TERM".
+  /// Steps of a loss curve kept in the metrics (evenly spaced, first and last included).
+  public static let curveSamples = 16
+
+  /// The first and last loss terms, as metrics "first.TERM" / "last.TERM", and the curve at up
+  /// to `curveSamples` steps as "curve.STEP.TERM" (for the report's plots).
   mutating func record(curve: [LossTerms]) {
     guard let first = curve.first, let last = curve.last else { return }
     for (prefix, terms) in [("first", first), ("last", last)] {
       for (name, value) in terms.values { metrics["\(prefix).\(name)"] = value }
       metrics["\(prefix).total"] = terms.total
     }
+    let samples = min(curve.count, Self.curveSamples)
+    for k in 0..<samples {
+      let step = samples == 1 ? 0 : k * (curve.count - 1) / (samples - 1)
+      let key = String(format: "curve.%05d.", step + 1)
+      for (name, value) in curve[step].values { metrics[key + name] = value }
+      metrics[key + "total"] = curve[step].total
+    }
+  }
+
+  /// The sampled curve of `record(curve:)`: step → term → value, in step order.
+  public static func sampledCurve(_ metrics: [String: Double]) -> [(step: Int, terms: [String: Double])] {
+    var byStep: [Int: [String: Double]] = [:]
+    for (key, value) in metrics where key.hasPrefix("curve.") {
+      let parts = key.split(separator: ".", maxSplits: 2)
+      guard parts.count == 3, let step = Int(parts[1]) else { continue }
+      byStep[step, default: [:]][String(parts[2])] = value
+    }
+    return byStep.keys.sorted().map { ($0, byStep[$0]!) }
+  }
+
+  /// The metric holding the seam at a boundary frame.
+  public static func seamKey(_ frame: Int) -> String { String(format: "seam.%05d", frame) }
+
+  /// The seams by boundary frame recorded by merge.
+  public static func seams(_ metrics: [String: Double]) -> [(frame: Int, value: Double)] {
+    metrics.compactMap { key, value in
+      key.hasPrefix("seam.") ? Int(key.dropFirst(5)).map { ($0, value) } : nil
+    }.sorted { $0.frame < $1.frame }
   }
 
   /// The loss terms recorded by `record(curve:)`: [first, last].
@@ -300,10 +332,12 @@ public struct EditStageRunner {
     let windows = WindowPlan(frameCount: p.editableCount, windowLength: p.settings.windowLength, overlap: p.settings.overlap)
     let solutions = try windows.windows.map { try tensors(EditJobPlan.windowName($0.index)).tensor("latents") }
     let latents = windows.merge(solutions, blend: WindowPlan.Blend(rawValue: p.settings.blend) ?? .linear)
-    let seam = windows.seamMetric(latents)
+    let (seam, byFrame) = windows.seams(latents)
     _ = progress(1, 1, nil)
+    var metrics = ["seam_metric": seam]
+    for (frame, value) in byFrame { metrics[EditTaskResult.seamKey(frame)] = value }
     return EditTaskResult(outputs: ["latents": try output("latents", ["latents": latents], metadata: ["seam_metric": String(seam)])],
-                          metrics: ["seam_metric": seam])
+                          metrics: metrics)
   }
 
   // MARK: stitch and composite

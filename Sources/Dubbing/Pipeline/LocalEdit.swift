@@ -138,17 +138,10 @@ public final class LocalEdit: @unchecked Sendable {
     scheduler.waitUntilFinished()
     if let failure = scheduler.failure { throw failure }
     let results = scheduler.results
-    var curves: [String: [[String: Double]]] = [:]
-    for (key, result) in results {
-      let curve = EditTaskResult.lossCurve(result.metrics)
-      if !curve.isEmpty { curves[key] = curve }
-    }
     let plan = try JSONDecoder().decode(EditPlan.self, from: Data(contentsOf: folder("prepare").appendingPathComponent(results["prepare"]!.outputs["plan"]!)))
-    return EditReport(frames: plan.frameCount, edited: plan.editable.count, missing: plan.missing, notes: plan.audioNote.map { [$0] } ?? [],
-                      seamMetric: results["merge"]?.metrics["seam_metric"] ?? 1,
+    return EditReport(plan: plan, metrics: results.mapValues(\.metrics),
                       seconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
                       ranSteps: Dictionary(uniqueKeysWithValues: ranSteps.map { ($0.key.rawValue, $0.value) }),
-                      lossCurves: curves,
                       demoModels: (try? SafeTensorsFile(contentsOf: models.path(.generator)))?.metadata["demo"] != nil,
                       output: inputs.output)
   }
@@ -331,9 +324,33 @@ public struct EditReport: Codable, Sendable {
   public var seamMetric: Double
   public var seconds: [String: Double]
   public var ranSteps: [String: Int]
-  /// First and last loss terms of every optimizing task, by task key.
+  /// The loss terms of every optimizing task, by task key: up to 16 evenly spaced steps, the
+  /// first and the last included.
   public var lossCurves: [String: [[String: Double]]]
+  /// The seam at each window boundary (frame index among the edited frames → jump / median).
+  public var seams: [String: Double]
   /// True when the models are the demo set: the edit shows the pipeline works, nothing more.
   public var demoModels: Bool
   public var output: String
+
+  /// The report of a finished job from its plan and its tasks' metrics by task key; `seconds`
+  /// and `ranSteps` count what ran (by stage).
+  public init(plan: EditPlan, metrics: [String: [String: Double]], seconds: [String: Double], ranSteps: [String: Int],
+              demoModels: Bool, output: String) {
+    frames = plan.frameCount
+    edited = plan.editable.count
+    missing = plan.missing
+    notes = plan.audioNote.map { [$0] } ?? []
+    seamMetric = metrics["merge"]?["seam_metric"] ?? 1
+    seams = Dictionary(uniqueKeysWithValues: EditTaskResult.seams(metrics["merge"] ?? [:]).map { (String($0.frame), $0.value) })
+    self.seconds = seconds
+    self.ranSteps = ranSteps
+    lossCurves = metrics.compactMapValues { m in
+      let sampled = EditTaskResult.sampledCurve(m).map(\.terms)
+      let curve = sampled.isEmpty ? EditTaskResult.lossCurve(m) : sampled
+      return curve.isEmpty ? nil : curve
+    }
+    self.demoModels = demoModels
+    self.output = output
+  }
 }

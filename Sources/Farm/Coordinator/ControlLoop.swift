@@ -685,6 +685,10 @@ final class ControlLoop {
         }
         try store.markExported(jobID: jobID)
         logger.info("job \(jobID): outputs written to \(folder.path)")
+        if let hook = coordinator.configuration.jobFinished {
+          let coordinator = self.coordinator
+          DispatchQueue.global(qos: .utility).async { hook(coordinator, jobID) }
+        }
       } catch {
         logger.error("job \(jobID): cannot write outputs to \(outputDir): \(error)")
         store.logEvent("export-failed", job: jobID, "\(error)")

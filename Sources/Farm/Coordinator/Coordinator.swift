@@ -24,6 +24,10 @@ public struct CoordinatorConfiguration: Sendable {
   public var progressTimeout: Duration?
   public var policy = FailurePolicy()
   public var logger = Logger(label: "redub.coordinator")
+  /// Called with the coordinator and a job's id once the job's outputs are written (on a
+  /// background queue, so a slow handler — the edit report decodes video — never holds up
+  /// the control loop).
+  public var jobFinished: (@Sendable (Coordinator, String) -> Void)?
 
   public init(stateDirectory: URL, dataRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
     self.stateDirectory = stateDirectory

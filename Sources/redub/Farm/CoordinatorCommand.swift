@@ -63,6 +63,18 @@ struct CoordinatorCommand: ParsableCommand {
     configuration.progressTimeout = progressTimeout.map { .milliseconds(Int($0 * 1000)) }
     configuration.policy = FailurePolicy(maxTaskFailures: maxFailures, blocklistAfter: blocklistAfter)
     configuration.logger = FarmLog.standardError(label: "coordinator", level: logLevel)
+    let logger = configuration.logger
+    configuration.jobFinished = { coordinator, jobID in
+      // Edit jobs get their report beside the output video; other jobs have none.
+      do {
+        let files = try FarmJobReport.write(jobID: jobID, store: coordinator.store, artifacts: coordinator.artifacts,
+                                            blobs: coordinator.blobs)
+        logger.info("job \(jobID): report \(files[0].path)")
+      } catch FarmJobReport.Failure.notAnEdit(_) {
+      } catch {
+        logger.error("job \(jobID): cannot write its report: \(error)")
+      }
+    }
     let coordinator = try Coordinator(configuration: configuration)
     try coordinator.start()
     print("coordinator: control \(coordinator.controlEndpoint), bulk \(coordinator.bulkEndpoint), state \(state)")

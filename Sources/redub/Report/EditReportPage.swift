@@ -2,12 +2,15 @@ import Dubbing
 import Foundation
 import Media
 
-/// `report.html` for a finished edit: one self-contained page (no file beside it) with the
-/// summary, per-stage times, each optimizing task's first and last loss terms, and a contact
-/// sheet of original against edited frames.
+/// `report.html` for a finished edit: one self-contained page with the summary, per-stage
+/// times, loss curves per task, the seam at each window boundary, each optimizing task's first
+/// and last loss terms, and a contact sheet of original against edited frames. The plots are
+/// also written as PNG files beside it (`NAME.stages.png`, `NAME.losses.png`, `NAME.seams.png`).
 enum EditReportPage {
-  /// Writes the page for `report`, reading frames from `clip` (the original) and the output.
-  static func write(_ report: EditReport, clip: String, to url: URL, sheetFrames: Int = 4) throws {
+  /// Writes the page for `report`, reading frames from `clip` (the original) and the output;
+  /// returns the files written.
+  @discardableResult
+  static func write(_ report: EditReport, clip: String, to url: URL, sheetFrames: Int = 4) throws -> [URL] {
     var html = """
       <!doctype html><html><head><meta charset="utf-8"><title>redub edit report</title>
       <style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}
@@ -25,10 +28,23 @@ enum EditReportPage {
     for note in report.notes { html += "<p>Note: \(escape(note))</p>" }
 
     html += "<h2>Stage times</h2>" + stageChart(report)
+    var written = [url]
+    let base = url.deletingPathExtension()
+    for (name, title, plot) in [("losses", "Loss curves", ReportPlots.lossCurves(report)),
+                                ("seams", "Seam at each window boundary", ReportPlots.seams(report)),
+                                ("stages", nil, ReportPlots.stageTimes(report))] {
+      guard let plot else { continue }
+      let png = plot.png()
+      let file = base.appendingPathExtension("\(name).png")
+      try png.write(to: file, options: .atomic)
+      written.append(file)
+      if let title { html += "<h2>\(title)</h2><img alt=\"\(name)\" src=\"data:image/png;base64,\(png.base64EncodedString())\">" }
+    }
     html += "<h2>Loss terms, first and last step of each task</h2>" + lossTable(report)
     html += "<h2>Original and edited frames</h2>" + (try contactSheet(report, clip: clip, count: sheetFrames))
     html += "</body></html>\n"
     try Data(html.utf8).write(to: url, options: .atomic)
+    return written
   }
 
   static func escape(_ text: String) -> String {
@@ -57,7 +73,7 @@ enum EditReportPage {
       let curve = report.lossCurves[key]!
       html += "<tr><td>\(escape(key))</td>"
       for term in terms {
-        let values = curve.compactMap { $0[term] }
+        let values = [curve.first, curve.last].compactMap { $0?[term] }
         html += "<td>" + values.map { String(format: "%.4g", $0) }.joined(separator: " → ") + "</td>"
       }
       html += "</tr>"

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Farm
+import Foundation
+
+/// `redub report JOB --state DIR`: writes a finished edit job's report again, on the head node.
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report",
+    abstract: "Write a finished edit job's report (report.html and PNG plots beside its output video) again.",
+    discussion: """
+      The coordinator writes the report when an edit job finishes: OUT.report.html (self-contained: \
+      summary, stage times, loss curves per task, the seam at each window boundary, frames left \
+      unedited for lack of a face, original and edited frames side by side), OUT.report.json and \
+      the plots as OUT.report.stages.png, .losses.png and .seams.png. This command writes them \
+      again from the coordinator's state folder (read only; the coordinator may be running).
+      """)
+
+  @Argument(help: ArgumentHelp("The job id (see `redub status`).", valueName: "job"))
+  var job: String
+
+  @Option(help: ArgumentHelp("The coordinator's state folder (its --state).", valueName: "dir"))
+  var state: String
+
+  func run() throws {
+    let folder = URL(fileURLWithPath: state)
+    let database = folder.appendingPathComponent("farm.sqlite")
+    guard FileManager.default.fileExists(atPath: database.path) else {
+      throw ValidationError("\(state) is not a coordinator's state folder (no farm.sqlite)")
+    }
+    let store = try JobStore(path: database)
+    let blobs = try BlobStore(root: folder.appendingPathComponent("blobs"))
+    let files = try FarmJobReport.write(jobID: job, store: store, artifacts: ArtifactStore(blobs: blobs, store: store), blobs: blobs)
+    for file in files { print("wrote \(file.path)") }
+  }
+}

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -24,6 +25,9 @@ public struct CoordinatorConfiguration: Sendable {
   public var progressTimeout: Duration?
   public var policy = FailurePolicy()
   public var logger = Logger(label: "redub.coordinator")
+  /// Where the coordinator records its metrics (task seconds, retries, bytes moved); nil
+  /// records nothing. `redub coordinator --http` passes a Prometheus registry's factory.
+  public var metricsFactory: (any MetricsFactory)?
 
   public init(stateDirectory: URL, dataRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
     self.stateDirectory = stateDirectory
@@ -52,6 +56,16 @@ public final class Coordinator: Sendable {
   private let running = Atomic<Int>(0)
   private let zap = Mutex<ZAPHandler?>(nil)
   let serverKeys: FarmKeys.Server?
+  let metrics: CoordinatorMetrics
+  private let live = Mutex(CoordinatorLiveState())
+
+  /// The control thread's latest published view of workers and running tasks' progress
+  /// (a few times a second). Never waits for the control loop.
+  public var liveState: CoordinatorLiveState { live.withLock { $0 } }
+
+  func publish(_ state: CoordinatorLiveState) {
+    live.withLock { $0 = state }
+  }
 
   /// Opens the state directory (creating it) and loads the keys; binds nothing yet.
   public init(configuration: CoordinatorConfiguration) throws(FarmError) {
@@ -68,6 +82,7 @@ public final class Coordinator: Sendable {
       configuration.bulkEndpoint = bulk
     }
     self.configuration = configuration
+    metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? NOOPMetricsHandler.instance)
     do {
       try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
     } catch {

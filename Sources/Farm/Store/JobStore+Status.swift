@@ -163,3 +163,49 @@ extension JobStore {
     }
   }
 }
+
+extension JobStore {
+  /// Tasks of every job by state (`TaskState` raw values), for the monitor's metrics.
+  public func taskCountsByState() throws(FarmError) -> [String: Int] {
+    try read { db in
+      var counts: [String: Int] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM tasks GROUP BY state") {
+        counts[row["state"]] = row["n"]
+      }
+      return counts
+    }
+  }
+
+  /// Jobs by state.
+  public func jobCountsByState() throws(FarmError) -> [String: Int] {
+    try read { db in
+      var counts: [String: Int] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+        counts[row["state"]] = row["n"]
+      }
+      return counts
+    }
+  }
+
+  /// Workers blocklisted for at least one job that is still running.
+  public func blocklistedWorkerCount(threshold: Int) throws(FarmError) -> Int {
+    try read { db in
+      try Int.fetchOne(db, sql: """
+        SELECT COUNT(DISTINCT f.worker_id) FROM worker_failures f JOIN jobs j ON j.id = f.job_id
+        WHERE f.failures >= ? AND j.state = 'running'
+        """, arguments: [threshold]) ?? 0
+    }
+  }
+
+  /// Each worker's blocklists (job ids), for every worker that has one.
+  public func blocklists(threshold: Int) throws(FarmError) -> [String: [String]] {
+    try read { db in
+      var lists: [String: [String]] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT worker_id, job_id FROM worker_failures WHERE failures >= ? ORDER BY job_id",
+                                  arguments: [threshold]) {
+        lists[row["worker_id"], default: []].append(row["job_id"])
+      }
+      return lists
+    }
+  }
+}

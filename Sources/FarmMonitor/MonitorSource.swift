@@ -34,8 +34,8 @@ public final class MonitorSource: Sendable {
 
   /// One job's status with live progress and blocklist: what `redub status JOB --json
   /// [--all-tasks]` prints.
-  func jobStatus(_ jobID: String, allTasks: Bool, live: CoordinatorLiveState) throws(FarmError) -> Redub_V1_JobStatus {
-    var status = try store.status(jobID: jobID, allTasks: allTasks)
+  func jobStatus(_ jobID: String, allTasks: Bool, outputs: Bool = true, live: CoordinatorLiveState) throws(FarmError) -> Redub_V1_JobStatus {
+    var status = try store.status(jobID: jobID, allTasks: allTasks, outputs: outputs)
     status.blocklistedWorkers = try store.blocklistedWorkers(jobID: jobID, threshold: blocklistThreshold)
     CoordinatorLiveState.addProgress(live.progress, to: &status)
     return status
@@ -69,7 +69,7 @@ public final class MonitorSource: Sendable {
     var missing: String?
     for jobID in shown {
       do {
-        details.append(try jobStatus(jobID, allTasks: true, live: live))
+        details.append(try jobStatus(jobID, allTasks: true, outputs: false, live: live))
       } catch FarmError.unknownJob(let id) {
         missing = id
       }

@@ -36,16 +36,21 @@ final class MonitorTests: XCTestCase {
     XCTAssertEqual(jobs.first?["state"] as? String, "running")
     XCTAssertEqual(jobs.first?["name"] as? String, "monitored")
 
-    // /api/jobs/JOB: stages, the running task with its live progress, as `redub status JOB --json`.
-    let status = try json(httpGet("\(monitor)/api/jobs/\(job)"))
+    // /api/jobs/JOB: stages, the running task with its live progress, as `redub status JOB --json`
+    // (uint64 fields are strings in protobuf JSON, and zeros are left out).
+    var status: [String: Any] = [:]
+    var leased: [String: Any] = [:]
+    XCTAssertTrue(try eventually(20) {
+      status = try json(httpGet("\(monitor)/api/jobs/\(job)"))
+      leased = (status["tasks"] as? [[String: Any]])?.first { $0["state"] as? String == "leased" && $0["total"] != nil } ?? [:]
+      return !leased.isEmpty
+    }, "\(status)")
     XCTAssertEqual(status["jobId"] as? String, job)
     let stages = try XCTUnwrap(status["stages"] as? [[String: Any]])
     XCTAssertEqual(stages.count, 1)
     XCTAssertEqual(stages.first?["total"] as? Int, 4)
-    let tasks = try XCTUnwrap(status["tasks"] as? [[String: Any]])
-    let leased = try XCTUnwrap(tasks.first { $0["state"] as? String == "leased" }, "\(tasks)")
     XCTAssertEqual(leased["worker"] as? String, "victim")
-    XCTAssertEqual(leased["total"] as? String, "20", "uint64 is a string in protobuf JSON")
+    XCTAssertEqual(leased["total"] as? String, "20")
     XCTAssertGreaterThanOrEqual(Int(leased["iteration"] as? String ?? "") ?? 0, 1)
     let all = try json(httpGet("\(monitor)/api/jobs/\(job)?all-tasks=1"))
     XCTAssertEqual((all["tasks"] as? [Any])?.count, 4)
@@ -53,8 +58,12 @@ final class MonitorTests: XCTestCase {
     XCTAssertEqual(unknown.status, 404)
     XCTAssertTrue(unknown.body.contains("unknown job"), unknown.body)
 
-    // /api/workers: as `redub workers --json`.
-    let workers = try XCTUnwrap(try json(httpGet("\(monitor)/api/workers"))["workers"] as? [[String: Any]])
+    // /api/workers: as `redub workers --json` (asked again while the worker is between two tasks).
+    var workers: [[String: Any]] = []
+    XCTAssertTrue(try eventually(20) {
+      workers = try json(httpGet("\(monitor)/api/workers"))["workers"] as? [[String: Any]] ?? []
+      return workers.first?["state"] as? String == "busy"
+    }, "\(workers)")
     XCTAssertEqual(workers.map { $0["name"] as? String }, ["victim"])
     XCTAssertEqual(workers.first?["state"] as? String, "busy")
     XCTAssertEqual(workers.first?["jobId"] as? String, job)
@@ -64,6 +73,10 @@ final class MonitorTests: XCTestCase {
 
     // /metrics while it runs.
     var metrics = try Metrics(httpGet("\(monitor)/metrics"))
+    XCTAssertTrue(try eventually(20) {
+      metrics = try Metrics(httpGet("\(monitor)/metrics"))
+      return metrics[#"redub_workers{state="busy"}"#] == 1
+    })
     let counts = ["queued", "running", "done", "failed", "cancelled"].map { metrics["redub_tasks{state=\"\($0)\"}"] ?? -1 }
     XCTAssertEqual(counts.reduce(0, +), 4, "\(counts)")
     XCTAssertLessThanOrEqual(counts[1], 1)
@@ -284,6 +297,7 @@ final class Hammer: Sendable {
           let ok = (try? httpGet(urls[i % urls.count]))?.status == 200
           counts.withLock { ok ? ($0.ok += 1) : ($0.failed += 1) }
           i += 1
+          usleep(5000)
         }
         finished.leave()
       }.start()

@@ -22,8 +22,9 @@ public struct JobExport: Sendable, Equatable {
 
 extension JobStore {
   /// A job's state, per-stage counts and its running and failed tasks (every task with
-  /// `allTasks`). Live progress is the coordinator's to add.
-  public func status(jobID: String, allTasks: Bool = false) throws(FarmError) -> Redub_V1_JobStatus {
+  /// `allTasks`). Live progress is the coordinator's to add. `outputs: false` leaves out each
+  /// task's output list (one query per task), as the web monitor's page does.
+  public func status(jobID: String, allTasks: Bool = false, outputs: Bool = true) throws(FarmError) -> Redub_V1_JobStatus {
     try read { db in
       guard let job = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [jobID]) else {
         throw FarmError.unknownJob(jobID)
@@ -62,8 +63,9 @@ extension JobStore {
         task.worker = (row["worker"] as String?) ?? (row["error_worker"] as String?) ?? ""
         task.error = (row["error"] as String?) ?? ""
         task.epoch = UInt64(row["epoch"] as Int64)
-        for output in try Row.fetchAll(db, sql: "SELECT name, sha256, size FROM task_outputs WHERE task_id = ? ORDER BY name",
-                                       arguments: [row["id"] as Int64]) {
+        let outputRows = try outputs ? Row.fetchAll(db, sql: "SELECT name, sha256, size FROM task_outputs WHERE task_id = ? ORDER BY name",
+                                                    arguments: [row["id"] as Int64]) : []
+        for output in outputRows {
           var ref = Redub_V1_BlobRef()
           ref.name = output["name"]
           ref.sha256 = output["sha256"]

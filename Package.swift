@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 // redub: audio-driven talking-head re-dubbing on a frame-parallel render farm.
 // Module map and dependency rules: see README.md ("Layout"); a module depends only downward.
 import PackageDescription
@@ -16,6 +16,12 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     // SHA-256 for content addressing: BoringSSL's code uses SHA-NI where the CPU has it.
     .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    // The coordinator's web monitor (`--http`): HTTP server, Prometheus exposition, and the
+    // metrics API the farm records through. No traits: swift-configuration is not needed.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
   ],
   targets: [
     // C libraries, found through pkg-config (scripts/setup.sh installs them).
@@ -43,9 +49,19 @@ let package = Package(
       .product(name: "GRDB", package: "GRDB.swift"),
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Crypto", package: "swift-crypto"),
+      .product(name: "CoreMetrics", package: "swift-metrics"),
+    ]),
+    // The coordinator's read-only web monitor and /metrics (`redub coordinator --http`).
+    .target(name: "FarmMonitor", dependencies: [
+      "Farm",
+      .product(name: "Hummingbird", package: "hummingbird"),
+      .product(name: "Prometheus", package: "swift-prometheus"),
+      .product(name: "CoreMetrics", package: "swift-metrics"),
+      .product(name: "NIOCore", package: "swift-nio"),
+      .product(name: "NIOPosix", package: "swift-nio"),
     ]),
     .executableTarget(name: "redub", dependencies: [
-      "Tensors", "Networks", "Media", "Dubbing", "DemoWorld", "ZeroMQ", "Farm",
+      "Tensors", "Networks", "Media", "Dubbing", "DemoWorld", "ZeroMQ", "Farm", "FarmMonitor",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 

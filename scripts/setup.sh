@@ -12,6 +12,8 @@ packages=(
   python3-torch python3-numpy
   # The tests of cluster/ and the scripts: shellcheck, and PyYAML to read the manifests.
   shellcheck python3-yaml
+  # The web monitor's browser test renders the page in headless Chromium.
+  chromium
 )
 
 missing=()

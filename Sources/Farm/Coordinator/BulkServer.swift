@@ -194,7 +194,9 @@ final class BulkServer {
       chunk.offset = download.offset
       chunk.data = data
       chunk.last = last
-      guard sendFrames(key.peer, Wire.chunkFrames(chunk)), !last else {
+      let sent = sendFrames(key.peer, Wire.chunkFrames(chunk))
+      if sent { coordinator.metrics.bytesToWorkers.increment(by: Int64(data.count)) }
+      guard sent, !last else {
         downloads[key] = nil
         return
       }
@@ -246,6 +248,7 @@ final class BulkServer {
         _ = send(peer, .blobCredit(.with { $0.transferID = chunk.transferID; $0.credit = 1 }))
       }
       try upload.partial.append(chunk.data, at: chunk.offset)
+      coordinator.metrics.bytesFromWorkers.increment(by: Int64(chunk.data.count))
       uploads[key]?.lastActive = clock.now
       if upload.partial.isComplete { finishUpload(key) }
     } catch {

@@ -136,30 +136,31 @@ extension ControlLoop {
   func status(_ jobID: String, allTasks: Bool) throws(FarmError) -> Redub_V1_JobStatus {
     var status = try store.status(jobID: jobID, allTasks: allTasks)
     status.blocklistedWorkers = try store.blocklistedWorkers(jobID: jobID, threshold: policy.blocklistAfter)
-    var fractions: [String: [Double]] = [:]
-    var etas: [String: Double] = [:]
-    for index in status.tasks.indices where status.tasks[index].state == TaskState.leased.rawValue {
-      guard let progress = leases[Int64(status.tasks[index].taskID)]?.progress else { continue }
-      status.tasks[index].iteration = progress.iteration
-      status.tasks[index].total = progress.total
-      if progress.total > 0 {
-        fractions[status.tasks[index].stage, default: []].append(Double(progress.iteration) / Double(progress.total))
-      }
-      if progress.etaSeconds >= 0 { etas[status.tasks[index].stage] = max(etas[status.tasks[index].stage] ?? 0, progress.etaSeconds) }
-    }
-    for index in status.stages.indices {
-      let stage = status.stages[index].stage
-      if let values = fractions[stage], !values.isEmpty { status.stages[index].runningFraction = values.reduce(0, +) / Double(values.count) }
-      status.stages[index].etaSeconds = etas[stage] ?? -1
-    }
+    CoordinatorLiveState.addProgress(liveProgress(), to: &status)
     return status
+  }
+
+  /// The latest progress report of every lease, by task id.
+  func liveProgress() -> [UInt64: Redub_V1_Progress] {
+    var progress: [UInt64: Redub_V1_Progress] = [:]
+    for (taskID, track) in leases { if let report = track.progress { progress[UInt64(taskID)] = report } }
+    return progress
   }
 
   func workerList() throws(FarmError) -> Redub_V1_WorkerList {
     var list = Redub_V1_WorkerList()
+    list.workers = workerInfos()
+    for index in list.workers.indices {
+      list.workers[index].blocklistedForJobs = try store.blocklistedJobs(worker: list.workers[index].workerID, threshold: policy.blocklistAfter)
+    }
+    return list
+  }
+
+  /// The connected workers by name, without their blocklists (those are in the database).
+  func workerInfos() -> [Redub_V1_WorkerInfo] {
     let now = clock.now
     let wallNow = Date().timeIntervalSince1970
-    for session in workers.values.sorted(by: { $0.name < $1.name }) {
+    return workers.values.sorted(by: { $0.name < $1.name }).map { session in
       var info = Redub_V1_WorkerInfo()
       info.workerID = session.id
       info.name = session.name
@@ -174,10 +175,18 @@ extension ControlLoop {
         info.jobID = track.jobID
       }
       info.state = session.draining ? "draining" : session.lease != nil ? "busy" : "idle"
-      info.blocklistedForJobs = try store.blocklistedJobs(worker: session.id, threshold: policy.blocklistAfter)
-      list.workers.append(info)
+      return info
     }
-    return list
+  }
+
+  /// Publishes the workers and live progress for readers that must not wait for this thread.
+  func publishLiveState() {
+    lastPublished = clock.now
+    var state = CoordinatorLiveState()
+    state.publishedUnix = Date().timeIntervalSince1970
+    state.workers = workerInfos()
+    state.progress = liveProgress()
+    coordinator.publish(state)
   }
 }
 

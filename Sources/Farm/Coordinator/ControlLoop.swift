@@ -54,6 +54,10 @@ final class ControlLoop {
   var outbox: [Outgoing]?
   /// A job finished inside the open batch; its outputs are exported after the commit.
   var exportPending = false
+  /// When `coordinator.liveState` was last published.
+  var lastPublished: ContinuousClock.Instant
+  /// How often the live state is published for readers (the web monitor).
+  static let publishInterval: Duration = .milliseconds(200)
 
   /// A reply waiting for its batch to commit; `lease` is the offer's lease, lost if the send fails.
   struct Outgoing {
@@ -80,6 +84,7 @@ final class ControlLoop {
     try imports.bind(importsEndpoint)
     lastHeartbeat = clock.now
     lastAllowlistCheck = clock.now
+    lastPublished = clock.now - ControlLoop.publishInterval
     bulkPort = UInt32(coordinator.bulkEndpoint.split(separator: ":").last.flatMap { UInt32($0) } ?? 0)
     // After a restart, leases in the database wait one liveness period for their workers.
     for lease in try store.activeLeases() {
@@ -116,6 +121,7 @@ final class ControlLoop {
         }
         if ready[0].contains(.readable) { drainMessages() }
         periodic()
+        if clock.now - lastPublished >= ControlLoop.publishInterval { publishLiveState() }
       } catch let error where error.code == EINTR {
         continue
       } catch {
@@ -406,6 +412,7 @@ final class ControlLoop {
       ref.size = input.size
       if input.size <= UInt64(Wire.inlineLimit) && !session.cached.contains(input.sha256) {
         ref.inlineData = (try? coordinator.artifacts.data(for: input.sha256)) ?? Data()
+        coordinator.metrics.bytesToWorkers.increment(by: Int64(ref.inlineData.count))
       }
       offer.inputs.append(ref)
     }
@@ -490,6 +497,8 @@ final class ControlLoop {
     }
     switch outcome {
     case .accepted(let finishedJob):
+      coordinator.metrics.recordTaskSeconds(result.seconds, stage: leases[Int64(result.taskID)]?.stage ?? "")
+      coordinator.metrics.bytesFromWorkers.increment(by: Int64(smallBlobs.values.reduce(0) { $0 + $1.count }))
       releaseLease(Int64(result.taskID), worker: session.id)
       send(routingID, .ack(.with { $0.taskID = result.taskID; $0.epoch = result.epoch }))
       if let finishedJob {
@@ -525,6 +534,7 @@ final class ControlLoop {
     }
     switch outcome {
     case .requeued(let blocklisted):
+      coordinator.metrics.recordRetry("failed")
       releaseLease(Int64(failure.taskID), worker: session.id)
       logger.warning("task \(failure.taskID) failed on \(session.id) (requeued): \(failure.error)")
       if blocklisted { logger.warning("worker \(session.id) blocklisted for the task's job") }
@@ -569,6 +579,7 @@ final class ControlLoop {
       let outcome = try store.endLease(taskID: track.ref.taskID, epoch: track.ref.epoch, worker: track.ref.worker,
                                         loss: loss, detail: detail, policy: policy)
       logger.warning("lease on task \(track.ref.taskID) epoch \(track.ref.epoch) ended (\(loss.rawValue)): \(detail)")
+      if case .requeued = outcome { coordinator.metrics.recordRetry(loss.rawValue) }
       if case .jobFailed(let jobID, let cancelled, _) = outcome {
         cancelOnWorkers(cancelled, reason: "job \(jobID) failed")
       }

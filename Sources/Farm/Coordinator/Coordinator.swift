@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -28,6 +29,9 @@ public struct CoordinatorConfiguration: Sendable {
   /// background queue, so a slow handler — the edit report decodes video — never holds up
   /// the control loop).
   public var jobFinished: (@Sendable (Coordinator, String) -> Void)?
+  /// Where the coordinator records its metrics (task seconds, retries, bytes moved); nil
+  /// records nothing. `redub coordinator --http` passes a Prometheus registry's factory.
+  public var metricsFactory: (any MetricsFactory)?
 
   public init(stateDirectory: URL, dataRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
     self.stateDirectory = stateDirectory
@@ -56,6 +60,16 @@ public final class Coordinator: Sendable {
   private let running = Atomic<Int>(0)
   private let zap = Mutex<ZAPHandler?>(nil)
   let serverKeys: FarmKeys.Server?
+  let metrics: CoordinatorMetrics
+  private let live = Mutex(CoordinatorLiveState())
+
+  /// The control thread's latest published view of workers and running tasks' progress
+  /// (a few times a second). Never waits for the control loop.
+  public var liveState: CoordinatorLiveState { live.withLock { $0 } }
+
+  func publish(_ state: CoordinatorLiveState) {
+    live.withLock { $0 = state }
+  }
 
   /// Opens the state directory (creating it) and loads the keys; binds nothing yet.
   public init(configuration: CoordinatorConfiguration) throws(FarmError) {
@@ -72,6 +86,7 @@ public final class Coordinator: Sendable {
       configuration.bulkEndpoint = bulk
     }
     self.configuration = configuration
+    metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? NOOPMetricsHandler.instance)
     do {
       try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
     } catch {

@@ -22,8 +22,9 @@ public struct JobExport: Sendable, Equatable {
 
 extension JobStore {
   /// A job's state, per-stage counts and its running and failed tasks (every task with
-  /// `allTasks`). Live progress is the coordinator's to add.
-  public func status(jobID: String, allTasks: Bool = false) throws(FarmError) -> Redub_V1_JobStatus {
+  /// `allTasks`). Live progress is the coordinator's to add. `outputs: false` leaves out each
+  /// task's output list (one query per task), as the web monitor's page does.
+  public func status(jobID: String, allTasks: Bool = false, outputs: Bool = true) throws(FarmError) -> Redub_V1_JobStatus {
     try read { db in
       guard let job = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [jobID]) else {
         throw FarmError.unknownJob(jobID)
@@ -62,8 +63,9 @@ extension JobStore {
         task.worker = (row["worker"] as String?) ?? (row["error_worker"] as String?) ?? ""
         task.error = (row["error"] as String?) ?? ""
         task.epoch = UInt64(row["epoch"] as Int64)
-        for output in try Row.fetchAll(db, sql: "SELECT name, sha256, size FROM task_outputs WHERE task_id = ? ORDER BY name",
-                                       arguments: [row["id"] as Int64]) {
+        let outputRows = try outputs ? Row.fetchAll(db, sql: "SELECT name, sha256, size FROM task_outputs WHERE task_id = ? ORDER BY name",
+                                                    arguments: [row["id"] as Int64]) : []
+        for output in outputRows {
           var ref = Redub_V1_BlobRef()
           ref.name = output["name"]
           ref.sha256 = output["sha256"]
@@ -160,6 +162,52 @@ extension JobStore {
         SELECT t.key, l.epoch, l.worker, l.outcome FROM leases l JOIN tasks t ON t.id = l.task_id
         WHERE t.job_id = ? ORDER BY t.id, l.epoch
         """, arguments: [jobID]).map { ($0["key"], $0["epoch"], $0["worker"], $0["outcome"]) }
+    }
+  }
+}
+
+extension JobStore {
+  /// Tasks of every job by state (`TaskState` raw values), for the monitor's metrics.
+  public func taskCountsByState() throws(FarmError) -> [String: Int] {
+    try read { db in
+      var counts: [String: Int] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM tasks GROUP BY state") {
+        counts[row["state"]] = row["n"]
+      }
+      return counts
+    }
+  }
+
+  /// Jobs by state.
+  public func jobCountsByState() throws(FarmError) -> [String: Int] {
+    try read { db in
+      var counts: [String: Int] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+        counts[row["state"]] = row["n"]
+      }
+      return counts
+    }
+  }
+
+  /// Workers blocklisted for at least one job that is still running.
+  public func blocklistedWorkerCount(threshold: Int) throws(FarmError) -> Int {
+    try read { db in
+      try Int.fetchOne(db, sql: """
+        SELECT COUNT(DISTINCT f.worker_id) FROM worker_failures f JOIN jobs j ON j.id = f.job_id
+        WHERE f.failures >= ? AND j.state = 'running'
+        """, arguments: [threshold]) ?? 0
+    }
+  }
+
+  /// Each worker's blocklists (job ids), for every worker that has one.
+  public func blocklists(threshold: Int) throws(FarmError) -> [String: [String]] {
+    try read { db in
+      var lists: [String: [String]] = [:]
+      for row in try Row.fetchAll(db, sql: "SELECT worker_id, job_id FROM worker_failures WHERE failures >= ? ORDER BY job_id",
+                                  arguments: [threshold]) {
+        lists[row["worker_id"], default: []].append(row["job_id"])
+      }
+      return lists
     }
   }
 }

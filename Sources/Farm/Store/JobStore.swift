@@ -9,6 +9,8 @@ import GRDB
 /// anyway).
 public final class JobStore: Sendable {
   let queue: DatabaseQueue
+  /// Opened with `init(readOnlyAt:)`: a second connection for readers beside the coordinator.
+  let readOnly: Bool
 
   /// Opens or creates the database at `path`.
   public init(path: URL) throws(FarmError) {
@@ -25,6 +27,23 @@ public final class JobStore: Sendable {
     } catch {
       throw FarmError.database("cannot open \(path.path): \(error)")
     }
+    readOnly = false
+  }
+
+  /// A read-only connection to the database of a running coordinator (the web monitor's).
+  /// In WAL mode its reads never block the coordinator's writes, nor wait for them: each read
+  /// is one transaction on the last committed state. Writing through it fails.
+  public init(readOnlyAt path: URL) throws(FarmError) {
+    do {
+      var configuration = Configuration()
+      configuration.readonly = true
+      configuration.busyMode = .timeout(2)
+      configuration.label = "redub.monitor"
+      queue = try DatabaseQueue(path: path.path, configuration: configuration)
+    } catch {
+      throw FarmError.database("cannot open \(path.path) for reading: \(error)")
+    }
+    readOnly = true
   }
 
   static var migrator: DatabaseMigrator {
@@ -183,6 +202,17 @@ public final class JobStore: Sendable {
   /// Reads; inside `batch` it sees the batch's uncommitted changes (one connection).
   func read<T>(_ body: (Database) throws -> T) throws(FarmError) -> T {
     do {
+      if readOnly {
+        // Several statements, one snapshot: a reader beside the writer needs its own transaction.
+        return try queue.inDatabase { db in
+          var result: T?
+          try db.inTransaction(.deferred) {
+            result = try body(db)
+            return .commit
+          }
+          return result!
+        }
+      }
       return try queue.unsafeReentrantRead(body)
     } catch let error as FarmError {
       throw error

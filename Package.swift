@@ -73,7 +73,7 @@ let package = Package(
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport"]),
-    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "DemoWorld", "TestSupport"]),
+    .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "Dubbing", "DemoWorld", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -50,16 +50,19 @@ final class StyleGAN2Tests: XCTestCase {
     // One pre-activation of convs.4 (flat index 19187) is +2.4e-7 in the reference and -3.5e-7
     // here: a float32 rounding difference far inside the forward tolerance that puts the two on
     // opposite sides of the leaky ReLU's kink. Its slope differs by 0.8·√2 there, and that one
-    // element shifts the gradients of convs.4 and everything before it by ~2e-3 relative (verified by swapping
-    // in the reference's activation, which brings them back to 1e-6). Layers after convs.4 meet
-    // the fixture tolerance; convs.4 and the layers before it are held to 1e-2.
+    // element shifts the gradients of convs.4 and everything before it by up to ~3e-3 relative
+    // (verified by swapping in the reference's activation, which brings them back to 1e-6).
+    // Measured 2026-11-25 with the fused modulated ops: the layers after convs.4 are within
+    // 1.1e-5 of the fixture (convs.5.noise.weight; most within 1e-6), so they are held to the
+    // fixture's 1e-3; convs.4 and the layers before it reach 2.7e-3 (convs.0.conv.modulation.bias;
+    // 13 of their 31 gradients are above 1e-3), so they are held to 5e-3.
     loss.backward()
     let upstreamOfKink: Set<String> = ["input", "conv1", "convs.0", "convs.1", "convs.2", "convs.3", "convs.4"]
     var checked = 0
     for (name, p) in g.namedParameters where io.contains("grad." + name) {
       let grad = try XCTUnwrap(p.gradient, "no gradient for \(name)")
       let layer = name.split(separator: ".").prefix(name.hasPrefix("convs.") ? 2 : 1).joined(separator: ".")
-      let tolerance = upstreamOfKink.contains(layer) ? 1e-2 : 1e-3
+      let tolerance = upstreamOfKink.contains(layer) ? 5e-3 : 1e-3
       XCTAssertLessThan(relativeError(grad, try io.tensor("grad." + name)), tolerance, name)
       checked += 1
     }

@@ -98,13 +98,18 @@ public final class Coordinator: Sendable {
     do { context = try ZMQContext(ioThreads: 2) } catch { throw FarmError.configuration("\(error)") }
   }
 
-  /// A tcp endpoint with its host replaced by 127.0.0.1 unless it already is a loopback host.
+  /// A tcp endpoint with its host replaced by 127.0.0.1 unless it already is a loopback host
+  /// (an IPv4 address in 127.0.0.0/8, `localhost` or `[::1]`): `tcp://*:5555`,
+  /// `tcp://0.0.0.0:5555`, `tcp://eth0:5555` and `tcp://[::]:5555` all become
+  /// `tcp://127.0.0.1:5555`. Other transports (ipc, inproc) never leave the host and stay.
   static func loopbackOnly(_ endpoint: String) -> String {
     guard endpoint.hasPrefix("tcp://") else { return endpoint }
     let rest = endpoint.dropFirst(6)
     guard let colon = rest.lastIndex(of: ":") else { return endpoint }
-    let host = rest[..<colon]
-    if host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.hasPrefix("127.") { return endpoint }
+    let host = String(rest[..<colon])
+    if host == "localhost" || host == "[::1]" { return endpoint }
+    var address = in_addr()
+    if inet_pton(AF_INET, host, &address) == 1 && UInt32(bigEndian: address.s_addr) >> 24 == 127 { return endpoint }
     return "tcp://127.0.0.1" + rest[colon...]
   }
 

@@ -30,7 +30,13 @@ struct WaitCommand: ParsableCommand {
 struct WatchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "watch",
-    abstract: "Show a job's live progress per stage (done/running/failed, ETA) until it finishes.")
+    abstract: "Show a job's live progress per stage (done/running/failed, ETA) until it finishes.",
+    discussion: """
+      One line per stage: a bar, its tasks (the optimize stage's are the windows) done, running, \
+      waiting and failed, and the running tasks' ETA; the job's error when it has one. On a \
+      terminal the lines are redrawn in place, otherwise each change is printed anew. Exits 0 when \
+      the job is done, 1 when it failed or was cancelled.
+      """)
 
   @OptionGroup var address: CoordinatorAddressOptions
 
@@ -40,13 +46,17 @@ struct WatchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Refresh interval in seconds.", valueName: "seconds"))
   var interval: Double = 0.5
 
+  func validate() throws {
+    if !(interval > 0) { throw ValidationError("--interval must be positive.") }
+  }
+
   func run() throws {
     let client = try address.client()
     let interactive = isatty(STDOUT_FILENO) != 0
     var printedLines = 0
     var lastText = ""
     let status = try client.wait(job, every: .milliseconds(Int(interval * 1000)), detailed: true) { status in
-      let lines = watchLines(status)
+      let lines = JobProgressText.lines(status)
       let text = lines.joined(separator: "\n")
       guard text != lastText else { return }
       lastText = text
@@ -57,24 +67,6 @@ struct WatchCommand: ParsableCommand {
     }
     if status.state != "done" { throw ExitCode(1) }
   }
-}
-
-/// One line per stage with a bar: done in full blocks, running as a fraction.
-func watchLines(_ status: Redub_V1_JobStatus) -> [String] {
-  var lines = ["job \(status.jobID) (\(status.name)): \(status.state), \(status.tasksDone)/\(status.tasksTotal) tasks"]
-  for stage in status.stages {
-    let width = 30
-    let total = Double(max(stage.total, 1))
-    let progress = (Double(stage.done) + Double(stage.running) * stage.runningFraction) / total
-    let filled = min(width, Int(progress * Double(width)))
-    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-    var line = String(format: "  %-12@ %@ %3d%%  done %d  running %d  waiting %d  failed %d",
-                      stage.stage as NSString, bar as NSString, Int(progress * 100), stage.done, stage.running, stage.waiting, stage.failed)
-    if stage.running > 0 && stage.etaSeconds >= 0 { line += String(format: "  ETA %.0fs", stage.etaSeconds) }
-    lines.append(line)
-  }
-  if !status.error.isEmpty { lines.append("  error: \(status.error)") }
-  return lines
 }
 
 struct ResumeCommand: ParsableCommand {

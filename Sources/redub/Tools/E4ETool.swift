@@ -19,12 +19,13 @@ struct E4ETool: ParsableCommand {
 
   func run() throws {
     runtime.apply()
-    let weights = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: files.weights))
-    let prefix = weights.names.contains { $0.hasPrefix("encoder.") } ? "encoder" : ""
-    let encoder = try E4EEncoder(checkpoint: weights, prefix: prefix)
+    // The input first: a wrong one is refused before the encoder (~1 GB at full size) loads.
     let inputs = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: files.inputs))
     let input = try inputs.tensor("input")
     guard input.rank == 4, input.shape[1] == 3 else { throw ValidationError("input must be [N, 3, H, W], got \(input.shape)") }
+    let weights = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: files.weights))
+    let prefix = weights.names.contains { $0.hasPrefix("encoder.") } ? "encoder" : ""
+    let encoder = try E4EEncoder(checkpoint: weights, prefix: prefix)
     let codes = encoder.codes(input)
     var outputs = ["codes": codes]
     if weights.contains("latent_avg") {

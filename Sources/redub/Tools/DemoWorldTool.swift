@@ -73,6 +73,9 @@ struct DemoWorldClipTool: ParsableCommand {
   @Option(help: "Head motion: 0 still, 1 the default sway.")
   var motion: Float = 1
 
+  @Flag(help: "Also write preview.bmp: eight frames spread over the clip, the original above the ground truth.")
+  var preview = false
+
   func validate() throws {
     if width < 32 || height < 32 || width > 4096 || height > 4096 { throw ValidationError("--width and --height must be 32…4096.") }
     if fps <= 0 || fps > 120 { throw ValidationError("--fps must be in (0, 120].") }
@@ -93,6 +96,30 @@ struct DemoWorldClipTool: ParsableCommand {
     for url in [files.clip, files.dub, files.truth, files.clipLandmarks, files.truthLandmarks, files.description] {
       print("wrote \(url.path)")
     }
+    if preview {
+      let url = URL(fileURLWithPath: output).appendingPathComponent("preview.bmp")
+      try EditReportPage.bmp(Self.preview(clip)).write(to: url)
+      print("wrote \(url.path)")
+    }
+  }
+
+  /// Eight frames spread over the clip: the original on top, the ground truth below.
+  static func preview(_ clip: TalkingClip) -> RGBImage {
+    let c = clip.configuration, columns = min(8, clip.frameCount)
+    var renderer = ProceduralFaceRenderer(width: c.width, height: c.height)
+    let width = columns * c.width, height = 2 * c.height
+    var pixels = [UInt8](repeating: 0, count: width * height * 3)
+    for k in 0..<columns {
+      let frame = k * (clip.frameCount - 1) / max(1, columns - 1)
+      for (row, track) in [TalkingClip.Track.original, .truth].enumerated() {
+        let image = renderer.render(clip.face(frame, track)).image
+        for y in 0..<c.height {
+          let dst = ((row * c.height + y) * width + k * c.width) * 3
+          pixels.replaceSubrange(dst..<(dst + c.width * 3), with: image.pixels[(y * c.width * 3)..<((y + 1) * c.width * 3)])
+        }
+      }
+    }
+    return RGBImage(width: width, height: height, pixels: pixels)
   }
 }
 

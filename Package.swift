@@ -32,6 +32,9 @@ let package = Package(
     .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
                    providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev",
                                      "libswscale-dev", "libswresample-dev"])]),
+    // espeak-ng's speech synthesizer with phoneme events: the demo world's speech (DemoWorld only).
+    .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng",
+                   providers: [.apt(["libespeak-ng-dev"])]),
     // FFmpeg's function-like macros (AVERROR, AV_NOPTS_VALUE, av_err2str) as real symbols.
     .target(name: "CFFmpegShim", dependencies: ["CFFmpeg"]),
 
@@ -41,7 +44,7 @@ let package = Package(
     .target(name: "Dubbing", dependencies: ["Tensors", "Networks", "Media"]),
     // The demo's synthetic world (speech with known mouth motion, faces drawn from landmarks);
     // only the CLI's demo and the tests use it.
-    .target(name: "DemoWorld", dependencies: ["Tensors", "Media"]),
+    .target(name: "DemoWorld", dependencies: ["CEspeakNG", "Tensors", "Media"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "Farm", dependencies: [
       "ZeroMQ",
@@ -71,6 +74,7 @@ let package = Package(
     .testTarget(name: "NetworksTests", dependencies: ["Networks", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DemoWorldTests", dependencies: ["DemoWorld", "Media", "Tensors"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport"]),
     .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "Dubbing", "DemoWorld", "TestSupport"]),

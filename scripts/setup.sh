@@ -8,6 +8,8 @@ packages=(
   libopenblas-dev
   libzmq3-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  # The demo world's speech: espeak-ng's C library (phoneme events with audio positions).
+  libespeak-ng-dev
   # PyTorch for the system interpreter: scripts/convert_checkpoints.py and its tests.
   python3-torch python3-numpy
   # The tests of cluster/ and the scripts: shellcheck, and PyYAML to read the manifests.

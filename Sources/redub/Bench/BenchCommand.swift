@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     abstract: "Measure the speed of redub's kernels.",
     discussion: "Each benchmark prints a table; --json prints one JSON object per line instead.",
     subcommands: [GEMMBenchmark.self, ConvBenchmark.self, GeneratorBenchmark.self, MediaBenchmark.self, FarmBenchmark.self, NetworksBenchmark.self, EditBenchmark.self,
-                  AudioToLandmarksBenchmark.self])
+                  AudioToLandmarksBenchmark.self, DemoWorldBenchmark.self])
 }
 
 /// Options shared by the benchmarks.

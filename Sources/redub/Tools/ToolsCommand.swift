@@ -5,7 +5,8 @@ struct ToolsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tools",
     abstract: "Run single parts of redub on files: networks, media probes, features.",
-    subcommands: [NetworkToolCommand.self, LandmarksTool.self, AudioToLandmarksTool.self, ProbeTool.self, MFCCTool.self, RemuxTool.self])
+    subcommands: [NetworkToolCommand.self, LandmarksTool.self, AudioToLandmarksTool.self, ProbeTool.self, MFCCTool.self, RemuxTool.self,
+                  DemoWorldTool.self])
 }
 
 /// `redub tools network KIND --weights W --inputs IN --output OUT`: runs one network on the

@@ -219,6 +219,8 @@ final class FarmProcessTests: XCTestCase {
     XCTAssertTrue(running.contains { $0.contains("ETA ") }, watch.log)
     XCTAssertTrue(lines.contains { $0.contains("█") && $0.contains("·") }, watch.log)
     XCTAssertTrue(lines.contains { $0.contains("optimize") && $0.contains("done 1 ") }, "windows done one by one: \(watch.log)")
+    // Running tasks' loss terms (diag.sum reports its step as one) under their stage.
+    XCTAssertTrue(lines.contains { $0.hasPrefix("    ") && $0.contains("/6  step ") }, watch.log)
     // The last view: the job done, every stage full.
     let bar = String(repeating: "█", count: 30)
     XCTAssertEqual(lines.filter { $0.hasPrefix("job ") }.last, "job \(job) (watched): done, 5/5 tasks", watch.log)

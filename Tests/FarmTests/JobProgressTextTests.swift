@@ -29,12 +29,22 @@ final class JobProgressTextTests: XCTestCase {
         stage("optimize", total: 10, done: 2, running: 2, waiting: 6, fraction: 0.5, eta: 125),
         stage("encode", total: 4, waiting: 4),
       ]
+      // Running windows report their loss terms; a finished one's are not shown.
+      $0.tasks = [
+        .with {
+          $0.key = "optimize-0002"; $0.stage = "optimize"; $0.state = "leased"; $0.iteration = 120; $0.total = 300
+          $0.losses = [.with { $0.name = "lpips"; $0.value = 0.16243 }, .with { $0.name = "fan"; $0.value = 354.09 }]
+        },
+        .with { $0.key = "optimize-0003"; $0.stage = "optimize"; $0.state = "leased"; $0.iteration = 3; $0.total = 300 },
+        .with { $0.key = "optimize-0000"; $0.stage = "optimize"; $0.state = "done"; $0.losses = [.with { $0.name = "lpips" }] },
+      ]
     }
     XCTAssertEqual(JobProgressText.lines(status, barWidth: 10), [
       "job j1 (edit-clip): running, 3/15 tasks",
       "  prepare      ██████████ 100%  done 1  running 0  waiting 0  failed 0",
       // (2 done + 2 running × 0.5) / 10 = 30 %.
       "  optimize     ███·······  30%  done 2  running 2  waiting 6  failed 0  ETA 2m05s",
+      "    optimize-0002  120/300  lpips 0.1624  fan 354.1",
       "  encode       ··········   0%  done 0  running 0  waiting 4  failed 0",
     ])
   }

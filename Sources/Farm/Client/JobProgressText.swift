@@ -2,7 +2,7 @@ import Foundation
 
 /// What `redub watch` prints for a job: a headline, then one line per stage with a bar, the
 /// stage's tasks (windows, for the optimize stage) done, running, waiting and failed, and the
-/// running tasks' ETA; the job's error last. A pure function of the status, so it is tested
+/// running tasks' ETA, under it each running task's latest loss terms; the job's error last. A pure function of the status, so it is tested
 /// without a terminal.
 public enum JobProgressText {
   /// The lines for `status` (a detailed status: with stages and live progress).
@@ -19,10 +19,20 @@ public enum JobProgressText {
         + "  done \(stage.done)  running \(stage.running)  waiting \(stage.waiting)  failed \(stage.failed)"
       if stage.running > 0 && stage.etaSeconds >= 0 { line += "  ETA " + duration(stage.etaSeconds) }
       lines.append(line)
+      // Running tasks that report loss terms: one line each (the first few), step and terms.
+      let reporting = status.tasks.filter { $0.stage == stage.stage && $0.state == "leased" && !$0.losses.isEmpty }
+      for task in reporting.prefix(maxTaskLines) {
+        let terms = task.losses.map { String(format: "%@ %.4g", $0.name, $0.value) }.joined(separator: "  ")
+        lines.append("    \(task.key)  \(task.iteration)/\(task.total)  \(terms)")
+      }
+      if reporting.count > maxTaskLines { lines.append("    … and \(reporting.count - maxTaskLines) more running") }
     }
     if !status.error.isEmpty { lines.append("  error: \(status.error)") }
     return lines
   }
+
+  /// Running tasks listed with their loss terms, per stage.
+  public static let maxTaskLines = 6
 
   /// The stage's share done, counting each running task by its fraction: 0…1.
   public static func progress(_ stage: Redub_V1_StageStatus) -> Double {

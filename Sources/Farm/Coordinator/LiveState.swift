@@ -29,6 +29,7 @@ public struct CoordinatorLiveState: Sendable {
       let stage = status.tasks[index].stage
       status.tasks[index].iteration = report.iteration
       status.tasks[index].total = report.total
+      status.tasks[index].losses = report.losses
       if report.total > 0 { fractions[stage, default: []].append(Double(report.iteration) / Double(report.total)) }
       if report.etaSeconds >= 0 { etas[stage] = max(etas[stage] ?? 0, report.etaSeconds) }
     }

@@ -1123,6 +1123,9 @@ public nonisolated struct Redub_V1_TaskStatus: Sendable {
 
   public var outputs: [Redub_V1_BlobRef] = []
 
+  /// A running task's latest loss terms (from its last progress report).
+  public var losses: [Redub_V1_Metric] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3402,7 +3405,7 @@ nonisolated extension Redub_V1_StageStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}key\0\u{1}stage\0\u{1}state\0\u{1}attempts\0\u{1}worker\0\u{1}iteration\0\u{1}total\0\u{1}error\0\u{1}epoch\0\u{1}outputs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}key\0\u{1}stage\0\u{1}state\0\u{1}attempts\0\u{1}worker\0\u{1}iteration\0\u{1}total\0\u{1}error\0\u{1}epoch\0\u{1}outputs\0\u{1}losses\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3421,6 +3424,7 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
       case 9: try { try decoder.decodeSingularStringField(value: &self.error) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.outputs) }()
+      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.losses) }()
       default: break
       }
     }
@@ -3460,6 +3464,9 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.outputs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.outputs, fieldNumber: 11)
     }
+    if !self.losses.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.losses, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3475,6 +3482,7 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.error != rhs.error {return false}
     if lhs.epoch != rhs.epoch {return false}
     if lhs.outputs != rhs.outputs {return false}
+    if lhs.losses != rhs.losses {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

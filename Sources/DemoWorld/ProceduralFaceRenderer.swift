@@ -66,14 +66,18 @@ public struct ProceduralFaceRenderer {
     return RenderedFace(width: width, height: height, rgb: rgb, landmarks: geometry.landmarks, mask: mask)
   }
 
-  /// Draws the face into caller-owned storage (for batches): `rgb` 3·H·W floats, `mask` H·W.
+  /// Draws the face into caller-owned storage (for batches): `rgb` 3·H·W floats, `mask` H·W
+  /// floats (class numbers), `landmarks` 136 floats (x, y per point).
   public mutating func render(_ face: FaceParameters, rgb out: UnsafeMutableBufferPointer<Float>,
-                              mask maskOut: UnsafeMutableBufferPointer<UInt8>?) -> [SIMD2<Float>] {
+                              mask maskOut: UnsafeMutableBufferPointer<Float>, landmarks pointsOut: UnsafeMutableBufferPointer<Float>) {
     let geometry = FaceGeometry(face, width: width, height: height)
     draw(face, geometry)
     rgb.withUnsafeBufferPointer { src in _ = out.update(fromContentsOf: src) }
-    if let maskOut { mask.withUnsafeBufferPointer { src in _ = maskOut.update(fromContentsOf: src) } }
-    return geometry.landmarks
+    mask.withUnsafeBufferPointer { src in for i in 0..<src.count { maskOut[i] = Float(src[i]) } }
+    for (k, p) in geometry.landmarks.enumerated() {
+      pointsOut[2 * k] = p.x
+      pointsOut[2 * k + 1] = p.y
+    }
   }
 
   // MARK: drawing
@@ -265,8 +269,8 @@ public struct FaceBatch: Sendable {
   public static func render(_ faces: [FaceParameters], width: Int, height: Int, threads: Int = 1) -> FaceBatch {
     let count = faces.count, plane = width * height
     var images = [Float](repeating: 0, count: count * 3 * plane)
-    var masks = [UInt8](repeating: 0, count: count * plane)
-    var points = [SIMD2<Float>](repeating: .zero, count: count * 68)
+    var masks = [Float](repeating: 0, count: count * plane)
+    var points = [Float](repeating: 0, count: count * 136)
     let chunks = max(1, min(threads, count))
     images.withUnsafeMutableBufferPointer { img in
       masks.withUnsafeMutableBufferPointer { msk in
@@ -277,17 +281,17 @@ public struct FaceBatch: Sendable {
           DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             var renderer = ProceduralFaceRenderer(width: width, height: height)
             for n in stride(from: chunk, to: count, by: chunks) {
-              let l = renderer.render(faces[n], rgb: UnsafeMutableBufferPointer(rebasing: img[(n * 3 * plane)..<((n + 1) * 3 * plane)]),
-                                      mask: UnsafeMutableBufferPointer(rebasing: msk[(n * plane)..<((n + 1) * plane)]))
-              for k in 0..<68 { pts[n * 68 + k] = l[k] }
+              renderer.render(faces[n], rgb: UnsafeMutableBufferPointer(rebasing: img[(n * 3 * plane)..<((n + 1) * 3 * plane)]),
+                              mask: UnsafeMutableBufferPointer(rebasing: msk[(n * plane)..<((n + 1) * plane)]),
+                              landmarks: UnsafeMutableBufferPointer(rebasing: pts[(n * 136)..<((n + 1) * 136)]))
             }
           }
         }
       }
     }
     return FaceBatch(images: Tensor(images, shape: [count, 3, height, width]),
-                     landmarks: Tensor(points.flatMap { [$0.x, $0.y] }, shape: [count, 68, 2]),
-                     masks: Tensor(masks.map(Float.init), shape: [count, height, width]),
+                     landmarks: Tensor(points, shape: [count, 68, 2]),
+                     masks: Tensor(masks, shape: [count, height, width]),
                      parameters: faces)
   }
 }

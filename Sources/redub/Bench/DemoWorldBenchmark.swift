@@ -28,7 +28,7 @@ struct DemoWorldBenchmark: ParsableCommand {
 
   func run() throws {
     runtime.apply()
-    var report = BenchReport(columns: ["op", "size", "threads", "ms", "images_s", "per_min", "note"], json: options.json)
+    var report = BenchReport(columns: ["op", "size", "threads", "ms", "images_s", "per_min", "note"], json: options.json, widths: ["note": 36])
     for size in sizes {
       var sampler = FaceSampler(seed: 7)
       var renderer = ProceduralFaceRenderer(width: size, height: size)

@@ -76,7 +76,7 @@ let package = Package(
     .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "DemoWorld", "TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DemoWorldTests", dependencies: ["DemoWorld", "Media", "Tensors"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-    .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport"]),
+    .testTarget(name: "FarmTests", dependencies: ["Farm", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     .testTarget(name: "RedubCLITests", dependencies: ["Networks", "Tensors", "Media", "Dubbing", "DemoWorld", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]

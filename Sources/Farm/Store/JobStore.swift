@@ -173,8 +173,16 @@ public final class JobStore: Sendable {
         """)
     }
     // `TaskSpec.prefer_gpu`, as a column the lease query orders by.
+    // The lease query orders ready tasks by priority, then GPU preference (descending for
+    // workers with GPUs, ascending for those without), then age: one index per direction lets
+    // it read the first few rows in order instead of sorting every ready task per lease.
     migrator.registerMigration("v4-prefer-gpu") { db in
-      try db.execute(sql: "ALTER TABLE tasks ADD COLUMN prefer_gpu INTEGER NOT NULL DEFAULT 0")
+      try db.execute(sql: """
+        ALTER TABLE tasks ADD COLUMN prefer_gpu INTEGER NOT NULL DEFAULT 0;
+        DROP INDEX tasks_ready;
+        CREATE INDEX tasks_ready_cpu ON tasks (state, job_priority DESC, prefer_gpu ASC, job_seq, id);
+        CREATE INDEX tasks_ready_gpu ON tasks (state, job_priority DESC, prefer_gpu DESC, job_seq, id);
+        """)
     }
     return migrator
   }

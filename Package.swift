@@ -44,7 +44,8 @@ let package = Package(
     .target(name: "Dubbing", dependencies: ["Tensors", "Networks", "Media"]),
     // The demo's synthetic world (speech with known mouth motion, faces drawn from landmarks);
     // only the CLI's demo and the tests use it.
-    .target(name: "DemoWorld", dependencies: ["CEspeakNG", "Tensors", "Media"]),
+    .target(name: "DemoWorld", dependencies: ["CEspeakNG", "Tensors", "Media", "Networks", "Dubbing"],
+            resources: [.copy("TrainedModels")]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "Farm", dependencies: [
       "ZeroMQ",

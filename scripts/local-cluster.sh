@@ -77,8 +77,8 @@ if [[ "$job" == demo ]]; then
   # The demo set inside the data root, then the edit with the demo's short step counts.
   "$redub" demo --folder "$dir/demo" --prepare-only ${frames:+--frames "$frames"} >&2
   id="$("$redub" submit "${client[@]}" "$dir/demo/inputs/clip.mp4" --audio "$dir/demo/inputs/dub.wav" \
-    --models "$dir/demo/models" --landmarks "$dir/demo/inputs/landmarks.safetensors" --output "$dir/demo/output.mp4" \
-    --window 12 --overlap 4 --steps 2 --invert-steps 2 --tune-steps 2 --stitch-steps 1 --fan-input-size 64)"
+    --models "$dir/demo/models" --landmarks "$dir/demo/inputs/clip_landmarks.safetensors" --output "$dir/demo/output.mp4" \
+    --window 12 --overlap 4 --steps 2 --invert-steps 2 --tune-steps 2 --stitch-steps 1 --fan-input-size 128)"
   echo "local-cluster: submitted the demo edit, job $id" >&2
   "$redub" wait "${client[@]}" "$id" --limit 900
   "$redub" status "${client[@]}" "$id"

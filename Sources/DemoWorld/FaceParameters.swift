@@ -228,3 +228,33 @@ public struct FaceSampler: Sendable {
     FaceParameters(identity: identity(), pose: pose(), expression: expression())
   }
 }
+
+extension FaceParameters {
+  /// Every number the face is drawn from, as one vector (identity, backdrop with up to three
+  /// discs, pose, expression; the hair style one-hot): what a conditional generator is trained on.
+  public var features: [Float] {
+    let i = identity, b = i.background, p = pose, e = expression
+    var v: [Float] = [i.faceWidth, i.jawLength, i.jawSquareness, i.foreheadHeight, i.eyeSpacing, i.eyeSize, i.browThickness,
+                      i.browArch, i.noseTip, i.noseWidth, i.mouthWidth, i.mouthHeight, i.lipThickness]
+    for color in [i.skin, i.hair, i.iris, i.lips, i.clothes, b.top, b.bottom] { v += [color.x, color.y, color.z] }
+    v += FaceIdentity.HairStyle.allCases.map { $0 == i.hairStyle ? 1 : 0 }
+    v += [cos(b.angle), sin(b.angle)]
+    for k in 0..<Self.maximumDiscs {
+      if k < b.discs.count {
+        let d = b.discs[k]
+        v += [1, d.center.x, d.center.y, d.radius, d.color.x, d.color.y, d.color.z, d.opacity]
+      } else {
+        v += [Float](repeating: 0, count: 8)
+      }
+    }
+    v += [p.center.x, p.center.y, p.scale, p.roll, p.yaw, p.pitch]
+    v += [e.eyeOpenLeft, e.eyeOpenRight, e.browRaise, e.browInner, e.mouth.open, e.mouth.width, e.mouth.rounding, e.mouth.smile,
+          e.gaze.x, e.gaze.y]
+    return v
+  }
+
+  static let maximumDiscs = 3
+
+  /// The length of `features`.
+  public static var featureCount: Int { FaceParameters().features.count }
+}

@@ -152,6 +152,22 @@ public struct TalkingClip: Sendable {
       mouthB: visemes.frames(b.phonemes, frames: frames, fps: c.fps))
   }
 
+  /// The clip's first `frames` frames (all when longer): the dub is cut to the same length, so
+  /// a short demo or test keeps the clip, its dub and the truth in step.
+  public func prefix(_ frames: Int) -> TalkingClip {
+    guard frames < frameCount else { return self }
+    var c = self
+    c.frameCount = max(1, frames)
+    c.poses = Array(poses.prefix(c.frameCount))
+    c.eyes = Array(eyes.prefix(c.frameCount))
+    c.mouthA = Array(mouthA.prefix(c.frameCount))
+    c.mouthB = Array(mouthB.prefix(c.frameCount))
+    let samples = Int((Double(c.frameCount) / configuration.fps * Double(speechB.sampleRate)).rounded())
+    c.speechB.samples = Array(speechB.samples.prefix(samples))
+    c.speechB.phonemes = speechB.phonemes.filter { $0.start < Double(samples) / Double(speechB.sampleRate) }
+    return c
+  }
+
   /// The face of frame `index` in the original or the ground truth.
   public func face(_ index: Int, _ track: Track) -> FaceParameters {
     let emotion = track == .truth ? (configuration.dubEmotion ?? configuration.emotion) : configuration.emotion
@@ -172,6 +188,16 @@ public struct TalkingClip: Sendable {
   /// The files `write(to:)` makes.
   public struct Files: Sendable {
     public var clip: URL, dub: URL, truth: URL, clipLandmarks: URL, truthLandmarks: URL, description: URL
+
+    /// The files' places in `folder`.
+    public init(folder: URL) {
+      clip = folder.appendingPathComponent("clip.mp4")
+      dub = folder.appendingPathComponent("dub.wav")
+      truth = folder.appendingPathComponent("truth.mp4")
+      clipLandmarks = folder.appendingPathComponent("clip_landmarks.safetensors")
+      truthLandmarks = folder.appendingPathComponent("truth_landmarks.safetensors")
+      description = folder.appendingPathComponent("clip.json")
+    }
   }
 
   /// Writes `clip.mp4` (A with its audio), `dub.wav` (B), `truth.mp4` (the ground truth with
@@ -181,11 +207,7 @@ public struct TalkingClip: Sendable {
   @discardableResult
   public func write(to folder: URL, progress: ((Int, Int) -> Void)? = nil) throws -> Files {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let files = Files(clip: folder.appendingPathComponent("clip.mp4"), dub: folder.appendingPathComponent("dub.wav"),
-                      truth: folder.appendingPathComponent("truth.mp4"),
-                      clipLandmarks: folder.appendingPathComponent("clip_landmarks.safetensors"),
-                      truthLandmarks: folder.appendingPathComponent("truth_landmarks.safetensors"),
-                      description: folder.appendingPathComponent("clip.json"))
+    let files = Files(folder: folder)
     let c = configuration
     let rate = Rational(approximating: c.fps, maxDenominator: 1001)
     var renderer = ProceduralFaceRenderer(width: c.width, height: c.height)

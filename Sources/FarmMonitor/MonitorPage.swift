@@ -122,14 +122,14 @@ struct MonitorPage: Sendable {
     // Running tasks in full: worker, progress, ETA.
     let running = job.tasks.filter { $0.state == TaskState.leased.rawValue }
     if !running.isEmpty {
-      out += "<table class=\"running\"><thead><tr><th>running task</th><th>stage</th><th>worker</th><th>progress</th><th></th><th>ETA</th></tr></thead><tbody>\n"
+      out += "<table class=\"running\"><thead><tr><th>running task</th><th>stage</th><th>worker</th><th>progress</th><th></th><th>ETA</th><th>latest render</th></tr></thead><tbody>\n"
       for task in running {
         let fraction = task.total > 0 ? Double(task.iteration) / Double(task.total) : 0
         let eta = live.progress[task.taskID].map { $0.etaSeconds >= 0 ? duration($0.etaSeconds) : "" } ?? ""
         out += """
           <tr class="running-task" data-task="\(escape(task.key))"><td>\(escape(task.key))</td><td>\(escape(task.stage))</td>\
           <td>\(escape(task.worker))</td><td>\(task.total > 0 ? "\(task.iteration)/\(task.total)" : "")</td>\
-          <td>\(bar(fraction, "running"))</td><td>\(eta)</td></tr>
+          <td>\(bar(fraction, "running"))</td><td>\(eta)</td><td>\(thumbnail(task))</td></tr>
 
           """
       }
@@ -140,6 +140,24 @@ struct MonitorPage: Sendable {
       out += "<p class=\"error task-error\">\(escape(task.key)): \(escape(task.error))</p>\n"
     }
     return out + "</section>\n"
+  }
+
+  /// A running task's latest render as an `<img>` (sized from the PNG's header), or nothing.
+  func thumbnail(_ task: Redub_V1_TaskStatus) -> String {
+    guard let report = live.progress[task.taskID], report.hasThumbnail,
+          let (width, height) = MonitorPage.pngSize(report.thumbnail.png) else { return "" }
+    let caption = escape(report.thumbnail.caption)
+    // The iteration in the address makes each refresh fetch the current picture.
+    return "<img class=\"thumbnail\" data-task=\"\(escape(task.key))\" src=\"/api/tasks/\(task.taskID)/thumbnail.png?at=\(report.iteration)\" "
+      + "width=\"\(width)\" height=\"\(height)\" alt=\"\(caption)\" title=\"\(caption)\">"
+  }
+
+  /// Width and height from a PNG's IHDR chunk; nil for anything else.
+  static func pngSize(_ png: Data) -> (Int, Int)? {
+    let bytes = [UInt8](png.prefix(24))
+    guard bytes.count == 24, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], bytes[12..<16] == [0x49, 0x48, 0x44, 0x52] else { return nil }
+    func int(_ at: Int) -> Int { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+    return (int(16), int(20))
   }
 
   func workerTable() -> String {
@@ -205,6 +223,7 @@ struct MonitorPage: Sendable {
     .cell .fill{position:absolute;left:0;top:0;bottom:0}
     .cell.queued{background:#d0d0d0}.cell.running{background:#b9d3f5}.cell.running .fill{background:#2f7de1}
     .cell.done{background:#3a9a4a}.cell.failed{background:#d8413a}.cell.cancelled{background:#999}
+    img.thumbnail{image-rendering:pixelated;vertical-align:middle;border:1px solid #ccc}
     .legend{color:#555;font-size:.85em;margin-top:.3em}.legend .cell{width:10px;height:10px;margin:0 3px 0 8px}
     .state.running,.state.busy{color:#2f7de1}.state.done,.state.idle{color:#3a9a4a}.state.failed{color:#d8413a}
     .state.draining,.warn{color:#b07000}.error{color:#d8413a}.empty{color:#777}

@@ -57,7 +57,8 @@ public struct MonitorAddress: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The coordinator's read-only web monitor: a self-refreshing HTML page, JSON endpoints with
-/// the data of `redub status --json` and `redub workers --json`, and Prometheus `/metrics`.
+/// the data of `redub status --json` and `redub workers --json`, running tasks' thumbnails
+/// (`/api/tasks/TASK_ID/thumbnail.png`), and Prometheus `/metrics`.
 ///
 /// It runs on one event-loop thread of its own plus Swift's concurrency pool; every database
 /// read goes through `MonitorSource` (a read-only connection, one read at a time), and live
@@ -146,6 +147,24 @@ public final class MonitorServer: Sendable {
     router.get("/api/workers") { _, _ -> Response in
       let list = try await source.read { source in try source.workerList(live: source.coordinator.liveState) }
       return MonitorServer.json(FarmJSON.text(list))
+    }
+    router.get("/api/tasks/{id}/thumbnail.png") { _, context -> Response in
+      let text = context.parameters.get("id") ?? ""
+      guard let taskID = UInt64(text) else {
+        return MonitorServer.response(
+          "'\(text)' is not a task id: use a task's taskId from /api/jobs/JOB?all-tasks=1\n", contentType: "text/plain; charset=utf-8",
+          status: .notFound)
+      }
+      guard let report = source.coordinator.liveState.progress[taskID], report.hasThumbnail else {
+        return MonitorServer.response(
+          "task \(taskID) has no thumbnail now: only running tasks that render frames (an edit's invert, tune, optimize and "
+            + "stitch tasks) send one, about once a second; a finished or queued task has none\n",
+          contentType: "text/plain; charset=utf-8", status: .notFound)
+      }
+      var headers = HTTPFields()
+      headers[.contentType] = "image/png"
+      headers[.cacheControl] = "no-store"
+      return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.thumbnail.png)))
     }
     router.get("/metrics") { _, _ -> Response in
       let sample = try await source.read { try $0.scrape() }

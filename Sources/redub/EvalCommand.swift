@@ -20,7 +20,10 @@ struct EvalCommand: ParsableCommand {
       lip-sync: M-LD between the edited clip's mouth and --target-landmarks (the output of \
       `redub tools audio2landmarks`). Landmarks come from --edited-landmarks / \
       --reference-landmarks (`redub tools landmarks` files) or are detected with the models \
-      folder's s3fd.safetensors and fan.safetensors; frames without a face on either side are \
+      folder's s3fd.safetensors and fan.safetensors, or, with --face-boxes, measured by \
+      fan.safetensors inside face boxes taken from a landmark file (each frame's box is the \
+      bounding box of that file's landmarks: give the reference clip's known landmarks when \
+      no face detector is trained, as in the demo world); frames without a face on either side are \
       left out of those means and listed. Without --models, LPIPS (and detected landmarks) are \
       left out with a note. Both clips must have the same frame count and size. \
       --json prints the whole result (every frame and the means) as JSON; --output FILE also \
@@ -44,6 +47,11 @@ struct EvalCommand: ParsableCommand {
 
   @Option(help: ArgumentHelp("The reference clip's landmarks (redub tools landmarks) instead of detection.", valueName: "file"))
   var referenceLandmarks: String?
+
+  @Option(help: ArgumentHelp(
+    "Landmarks (redub tools landmarks) whose per-frame bounding boxes replace face detection; needs --models with fan.safetensors.",
+    valueName: "file"))
+  var faceBoxes: String?
 
   @Option(help: "The short side, in pixels, frames are resized to for LPIPS.")
   var lpipsSize = 256
@@ -71,14 +79,17 @@ struct EvalCommand: ParsableCommand {
     runtime.apply()
     let inputs: [(String, String?)] = [
       ("edited clip", edited), ("reference clip", reference), ("target landmarks", targetLandmarks),
-      ("edited landmarks", editedLandmarks), ("reference landmarks", referenceLandmarks),
+      ("edited landmarks", editedLandmarks), ("reference landmarks", referenceLandmarks), ("face boxes", faceBoxes),
     ]
     for case let (what, path?) in inputs where !FileManager.default.fileExists(atPath: path) {
       throw ValidationError("the \(what) \(path) does not exist.")
     }
     var notes: [String] = []
     var evaluator = EditEvaluator()
-    var detect: (() -> any FrameLandmarkSource)?
+    var detect: (() throws -> any FrameLandmarkSource)?
+    if faceBoxes != nil && models == nil {
+      throw ValidationError("--face-boxes measures landmarks with a FAN: give --models with a folder holding \(ModelRole.fan.fileName).")
+    }
     if let models {
       var isFolder: ObjCBool = false
       guard FileManager.default.fileExists(atPath: models, isDirectory: &isFolder), isFolder.boolValue else {
@@ -90,7 +101,14 @@ struct EvalCommand: ParsableCommand {
       } else {
         notes.append("the models folder has no \(ModelRole.lpips.fileName)")
       }
-      if editedLandmarks == nil || referenceLandmarks == nil {
+      if let faceBoxes, editedLandmarks == nil || referenceLandmarks == nil {
+        guard folder.has(.fan) else {
+          throw ValidationError("--face-boxes needs \(ModelRole.fan.fileName) in the models folder \(models) (redub models demo writes one).")
+        }
+        let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
+        let url = URL(fileURLWithPath: faceBoxes)
+        detect = { try FaceBoxLandmarks(contentsOf: url, estimator: FANLandmarkEstimator(network: fan)) }
+      } else if editedLandmarks == nil || referenceLandmarks == nil {
         if folder.has(.detector) && folder.has(.fan) {
           let s3fd = try folder.load(.detector) { try S3FD(contentsOf: $0) }
           let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
@@ -105,7 +123,7 @@ struct EvalCommand: ParsableCommand {
     }
     func landmarks(_ file: String?) throws -> (any FrameLandmarkSource)? {
       if let file { return try RecordedLandmarks(contentsOf: URL(fileURLWithPath: file)) }
-      return detect?()
+      return try detect?()
     }
     let target = try targetLandmarks.map { try RecordedLandmarks(contentsOf: URL(fileURLWithPath: $0)) }
     var bar: ProgressBar?

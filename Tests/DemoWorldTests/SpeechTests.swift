@@ -1,4 +1,5 @@
 import DemoWorld
+import Foundation
 import XCTest
 
 final class SpeechTests: XCTestCase {
@@ -72,5 +73,35 @@ final class SpeechTests: XCTestCase {
     XCTAssertEqual(Viseme.of("zz"), [.alveolar])
     XCTAssertGreaterThan(Viseme.closeBack.target.rounding, 0.9)
     XCTAssertGreaterThan(Viseme.closeFront.target.width, 0.5)
+  }
+}
+
+/// The audio-to-landmark corpus: espeak-ng speech whose landmarks follow its phonemes.
+final class SpeechCorpusTests: XCTestCase {
+  func testClipsAreDeterministicAndTheMouthMovesWithTheSpeech() throws {
+    let a = try SpeechCorpus.clip(3, seed: 5), b = try SpeechCorpus.clip(3, seed: 5)
+    // The text, speaker and timing repeat; espeak-ng's samples themselves can differ slightly
+    // from one call to the next, so the corpus is deterministic in what is said, not bit for bit.
+    XCTAssertEqual(a.text, b.text)
+    XCTAssertEqual(a.emotion, b.emotion)
+    XCTAssertEqual(a.speaker, b.speaker)
+    XCTAssertEqual(a.landmarks.count, b.landmarks.count)
+    XCTAssertEqual(a.landmarks.count, Int((Double(a.audio.samples.count) / Double(a.audio.sampleRate) * SpeechCorpus.fps).rounded(.up)))
+    let opening = a.landmarks.map { $0[66].y - $0[62].y }
+    XCTAssertGreaterThan(opening.max()! - opening.min()!, 3, "the inner lips should open and close: \(opening)")
+    XCTAssertNotEqual(try SpeechCorpus.clip(4, seed: 5).text, a.text)
+  }
+
+  func testTheCorpusFolderIsWhatTrainingReads() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("corpus-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try SpeechCorpus.write(count: 3, to: folder, seed: 1, validationEvery: 3)
+    for (i, split) in ["train", "train", "validation"].enumerated() {
+      let dir = folder.appendingPathComponent(String(format: "clip%04d", i))
+      let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("clip.json"))) as? [String: String])
+      XCTAssertEqual(json["split"], split)
+      XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("audio.wav").path))
+      XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("landmarks.safetensors").path))
+    }
   }
 }

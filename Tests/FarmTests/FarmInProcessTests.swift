@@ -1,5 +1,6 @@
 import Farm
 import Foundation
+import Synchronization
 import TestSupport
 import XCTest
 import ZeroMQ
@@ -238,6 +239,49 @@ final class FarmInProcessTests: XCTestCase {
     XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
   }
 
+  /// A thumbnail rides on one progress report and stays the task's latest (in the live state and
+  /// as `thumbnail_ready` in its status) through the reports without one, until a newer one
+  /// comes; one over `Wire.thumbnailLimit` is never sent.
+  func testTheLatestThumbnailOutlivesTheReportsWithoutOne() throws {
+    let farm = try FarmHarness()
+    let script = ThumbnailScript()
+    var registry = TaskRegistry()
+    registry.register(ThumbnailTask(script: script))
+    try farm.addWorker("w1", registry: registry)
+    let client = try farm.client()
+    let job = try client.submit(makeJob("thumbnails", count: 1, kind: ThumbnailTask.kind) { _ in Data() })
+    var task = Redub_V1_TaskStatus()
+    XCTAssertTrue(try eventually(10) {
+      task = try client.status(job).tasks.first ?? task
+      return task.state == "leased" && task.iteration >= 3
+    })
+    XCTAssertFalse(task.thumbnailReady)
+    // The live state is published every 200 ms.
+    XCTAssertTrue(eventually(5) { farm.coordinator.liveState.progress[task.taskID] != nil })
+    XCTAssertFalse(farm.coordinator.liveState.progress[task.taskID]?.hasThumbnail ?? true)
+
+    /// Waits until the task reported `reports` more times, then returns its live thumbnail.
+    func thumbnailAfter(_ reports: UInt64) throws -> Data? {
+      let start = farm.coordinator.liveState.progress[task.taskID]?.iteration ?? 0
+      XCTAssertTrue(eventually(10) { (farm.coordinator.liveState.progress[task.taskID]?.iteration ?? 0) >= start + reports })
+      let report = farm.coordinator.liveState.progress[task.taskID]
+      return report?.hasThumbnail == true ? report?.thumbnail.png : nil
+    }
+    let first = Data("first picture".utf8), second = Data("second picture".utf8)
+    script.send(TaskThumbnail(png: first, caption: "frame 1"))
+    XCTAssertTrue(eventually(10) { farm.coordinator.liveState.progress[task.taskID]?.thumbnail.png == first })
+    XCTAssertEqual(farm.coordinator.liveState.progress[task.taskID]?.thumbnail.caption, "frame 1")
+    XCTAssertEqual(try thumbnailAfter(20), first, "reports without a thumbnail keep the last one")
+    XCTAssertTrue(try client.status(job).tasks.first?.thumbnailReady ?? false)
+    script.send(TaskThumbnail(png: Data(count: Wire.thumbnailLimit + 1), caption: "too big"))
+    XCTAssertEqual(try thumbnailAfter(20), first, "an oversized thumbnail is not sent")
+    script.send(TaskThumbnail(png: second, caption: "frame 2"))
+    XCTAssertTrue(eventually(10) { farm.coordinator.liveState.progress[task.taskID]?.thumbnail.png == second })
+    script.stop.store(true, ordering: .relaxed)
+    XCTAssertEqual(try client.wait(job, limit: .seconds(30)).state, "done")
+    XCTAssertTrue(eventually(5) { farm.coordinator.liveState.progress[task.taskID] == nil }, "a finished task's thumbnail goes")
+  }
+
   func testGarbageOnBothSocketsIsSurvivedAndOversizedMessagesRefused() throws {
     let farm = try FarmHarness()
     let context = try ZMQContext()
@@ -286,5 +330,30 @@ final class FarmInProcessTests: XCTestCase {
     let events = try farm.coordinator.store.events(kind: "lease-expired")
     XCTAssertTrue(events.first?.message.contains("no progress") ?? false, "\(events)")
     _ = try client.cancel(job)
+  }
+}
+
+/// What the thumbnail test's task sends: the next thumbnail (taken by one report), and when to stop.
+final class ThumbnailScript: Sendable {
+  let pending = Mutex<TaskThumbnail?>(nil)
+  let stop = Atomic<Bool>(false)
+  func send(_ thumbnail: TaskThumbnail) { pending.withLock { $0 = thumbnail } }
+  func take() -> TaskThumbnail? { pending.withLock { value in defer { value = nil }; return value } }
+}
+
+/// "test.thumbnail": reports progress every 5 ms, with a thumbnail whenever the script has one.
+struct ThumbnailTask: FarmTask {
+  static let kind = "test.thumbnail"
+  let script: ThumbnailScript
+  func decodeParameters(_ bytes: Data) throws {}
+  func run(_ parameters: Void, context: TaskContext) throws -> TaskProduct {
+    var step: UInt64 = 0
+    while !script.stop.load(ordering: .relaxed) {
+      try context.checkCancellation()
+      step += 1
+      context.report(TaskProgress(iteration: step, total: 1_000_000, thumbnail: script.take()))
+      usleep(5_000)
+    }
+    return TaskProduct(outputs: ["steps": Data(String(step).utf8)])
   }
 }

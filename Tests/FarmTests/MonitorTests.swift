@@ -54,6 +54,11 @@ final class MonitorTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(Int(leased["iteration"] as? String ?? "") ?? 0, 1)
     let all = try json(httpGet("\(monitor)/api/jobs/\(job)?all-tasks=1"))
     XCTAssertEqual((all["tasks"] as? [Any])?.count, 4)
+    // Diagnostic tasks render nothing: no thumbnail, and a 404 that says so.
+    XCTAssertNil(leased["thumbnailReady"])
+    let thumbnail = try httpGet("\(monitor)/api/tasks/\(leased["taskId"] as? String ?? "")/thumbnail.png")
+    XCTAssertEqual(thumbnail.status, 404)
+    XCTAssertTrue(thumbnail.body.contains("has no thumbnail now"), thumbnail.body)
     let unknown = try httpGet("\(monitor)/api/jobs/no-such-job")
     XCTAssertEqual(unknown.status, 404)
     XCTAssertTrue(unknown.body.contains("unknown job"), unknown.body)
@@ -124,9 +129,7 @@ final class MonitorTests: XCTestCase {
   /// show the job, its task grid with every state, and the workers. The screenshot is kept at
   /// `monitorArtifacts/monitor-page.png`.
   func testChromiumRendersTheMonitorPageOfARunningJob() throws {
-    let chromium = try XCTUnwrap(
-      MonitorTests.chromium,
-      "Chromium is missing: install Debian's `chromium` package (scripts/setup.sh does) or set REDUB_CHROMIUM to its path")
+    let chromium = try XCTUnwrap(Chromium.executable, Chromium.missing)
     let farm = ProcessFarm()
     let monitor = try farm.startCoordinatorWithMonitor()
     try farm.startWorker("w1")
@@ -139,7 +142,7 @@ final class MonitorTests: XCTestCase {
       return status.tasksDone >= 2 && status.tasks.filter { $0.state == "leased" && $0.iteration >= 1 }.count == 2
     })
 
-    let dom = try runChromium(chromium, ["--dump-dom", "\(monitor)/"])
+    let dom = try Chromium.run(chromium, ["--dump-dom", "\(monitor)/"])
     XCTAssertTrue(dom.contains("<title>redub farm</title>"), dom)
     XCTAssertTrue(dom.contains("data-job=\"\(job)\""), "the job list names the job")
     XCTAssertTrue(dom.contains("browser &lt;job&gt;"), "the job's name, escaped")
@@ -158,7 +161,7 @@ final class MonitorTests: XCTestCase {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let screenshot = folder.appendingPathComponent("monitor-page.png")
     try? FileManager.default.removeItem(at: screenshot)
-    _ = try runChromium(chromium, ["--screenshot=\(screenshot.path)", "--window-size=1280,900", "\(monitor)/?job=\(job)"])
+    _ = try Chromium.run(chromium, ["--screenshot=\(screenshot.path)", "--window-size=1280,900", "\(monitor)/?job=\(job)"])
     let png = try Data(contentsOf: screenshot)
     XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
     XCTAssertGreaterThan(png.count, 10_000)
@@ -168,51 +171,11 @@ final class MonitorTests: XCTestCase {
 
   // MARK: Helpers
 
-  /// `REDUB_CHROMIUM`, or Debian's `chromium` on the PATH.
-  static var chromium: URL? {
-    if let path = ProcessInfo.processInfo.environment["REDUB_CHROMIUM"], !path.isEmpty { return URL(fileURLWithPath: path) }
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-      let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent("chromium")
-      if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-    }
-    return nil
-  }
-
   /// Test artifacts: `REDUB_TEST_ARTIFACTS`, or `test-artifacts/` in the build folder beside
   /// the `redub` executable (`.build/debug/test-artifacts`, `.build/release/test-artifacts`).
   static var artifacts: URL {
     if let path = ProcessInfo.processInfo.environment["REDUB_TEST_ARTIFACTS"], !path.isEmpty { return URL(fileURLWithPath: path) }
     return FarmProcess.redubExecutable.deletingLastPathComponent().appendingPathComponent("test-artifacts")
-  }
-
-  /// Runs headless Chromium (as root it needs --no-sandbox) and returns its standard output.
-  func runChromium(_ chromium: URL, _ arguments: [String]) throws -> String {
-    let folder = TemporaryFolder("chromium")
-    let process = Process()
-    process.executableURL = chromium
-    process.arguments = [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-      "--user-data-dir=\(folder.url.path)", "--hide-scrollbars",
-    ] + arguments
-    let output = folder.url.appendingPathComponent("stdout")
-    let errors = folder.url.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: output)
-    process.standardError = try FileHandle(forWritingTo: errors)
-    try process.run()
-    let deadline = Date().addingTimeInterval(90)
-    while process.isRunning && Date() < deadline { usleep(50_000) }
-    if process.isRunning {
-      process.terminate()
-      process.waitUntilExit()
-      XCTFail("chromium \(arguments) did not finish in 90 s")
-    }
-    let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-    if process.terminationStatus != 0 {
-      XCTFail("chromium exited \(process.terminationStatus): \((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
-    }
-    return text
   }
 
   func matches(_ pattern: String, in text: String) -> [String] {
@@ -242,30 +205,6 @@ extension ProcessFarm {
     }, process.log)
     return base.hasSuffix("/") ? String(base.dropLast()) : base
   }
-}
-
-struct HTTPReply: Sendable {
-  var status: Int
-  var contentType: String
-  var body: String
-}
-
-/// One GET over loopback.
-func httpGet(_ url: String, timeout: Double = 10) throws -> HTTPReply {
-  let done = DispatchSemaphore(value: 0)
-  let result = Mutex<Result<HTTPReply, any Error>?>(nil)
-  let request = URLRequest(url: URL(string: url)!, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-  URLSession.shared.dataTask(with: request) { data, response, error in
-    let http = response as? HTTPURLResponse
-    result.withLock {
-      $0 = error.map { .failure($0) } ?? .success(HTTPReply(
-        status: http?.statusCode ?? 0, contentType: http?.value(forHTTPHeaderField: "Content-Type") ?? "",
-        body: String(decoding: data ?? Data(), as: UTF8.self)))
-    }
-    done.signal()
-  }.resume()
-  done.wait()
-  return try result.withLock { $0! }.get()
 }
 
 /// Prometheus text format: the value of each series by its name and labels as written.

@@ -40,4 +40,29 @@ final class BiSeNetTests: XCTestCase {
     XCTAssertTrue(reloaded.logits(x).scalars == net.logits(x).scalars)
     XCTAssertEqual(net.logits(x).shape, [1, 19, 64, 64])
   }
+
+  /// A reduced BiSeNet loads back with its width read off the stem's shape and its input size
+  /// off the metadata.
+  func testReducedWidthCheckpointLoadsByShapes() throws {
+    let net = BiSeNet(classes: 19, width: 8, inputSize: 64)
+    net.initializeForTraining(seed: 2)
+    XCTAssertLessThan(net.parameterCount, BiSeNet().parameterCount / 40)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bisenet-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try net.write(to: url, metadata: ["trained_on": "a test"])
+    let file = try SafeTensorsFile(contentsOf: url)
+    XCTAssertEqual(file.metadata["network"], "BiSeNet")
+    XCTAssertEqual(file.metadata["width"], "8")
+    XCTAssertEqual(file.metadata["input_size"], "64")
+    let reloaded = try BiSeNet(checkpoint: file)
+    XCTAssertEqual(reloaded.width, 8)
+    XCTAssertEqual(reloaded.inputSize, 64)
+    XCTAssertEqual(reloaded.classCount, 19)
+    let x = Tensor.randomNormal([2, 3, 64, 64], seed: 9)
+    XCTAssertEqual(reloaded.logits(x).shape, [2, 19, 64, 64])
+    XCTAssertTrue(reloaded.logits(x).scalars == net.logits(x).scalars)
+    let bare = try BiSeNet(checkpoint: SafeTensorsFile(data: SafeTensors.serialize(net.stateDictionary())))
+    XCTAssertNil(bare.inputSize)
+    XCTAssertEqual(bare.width, 8)
+  }
 }

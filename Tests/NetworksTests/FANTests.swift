@@ -55,6 +55,38 @@ final class FANTests: XCTestCase {
     XCTAssertThrowsError(try FAN(checkpoint: SafeTensorsFile(data: SafeTensors.serialize(["conv1.weight": Tensor(zeros: [1])]))))
   }
 
+  /// A reduced FAN written with its metadata loads back by the tensors' shapes (width) and the
+  /// metadata (input size), and computes the same heatmaps.
+  func testReducedWidthCheckpointLoadsByShapes() throws {
+    let fan = FAN(modules: 1, width: 32, inputSize: 128)
+    fan.initializeForTraining(seed: 4)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("fan-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try fan.write(to: url, metadata: ["trained_on": "a test"])
+    let file = try SafeTensorsFile(contentsOf: url)
+    XCTAssertEqual(file.metadata["network"], "FAN")
+    XCTAssertEqual(file.metadata["width"], "32")
+    XCTAssertEqual(file.metadata["input_size"], "128")
+    XCTAssertEqual(file.metadata["heatmap_size"], "32")
+    XCTAssertEqual(file.metadata["trained_on"], "a test")
+    let reloaded = try FAN(checkpoint: file)
+    XCTAssertEqual(reloaded.width, 32)
+    XCTAssertEqual(reloaded.inputSize, 128)
+    XCTAssertEqual(reloaded.heatmapSize, 32)
+    XCTAssertEqual(reloaded.moduleCount, 1)
+    XCTAssertEqual(try file.shape(of: "conv1.weight"), [8, 3, 7, 7])
+    let x = Tensor.randomUniform([1, 3, 128, 128], seed: 5)
+    let heatmaps = reloaded.heatmaps(x)
+    XCTAssertEqual(heatmaps.shape, [1, 68, 32, 32])
+    XCTAssertTrue(heatmaps.scalars == fan.heatmaps(x).scalars)
+    // Without metadata (a converted checkpoint) the input size is the published 256.
+    let bare = try FAN(checkpoint: SafeTensorsFile(data: SafeTensors.serialize(fan.stateDictionary())))
+    XCTAssertEqual(bare.inputSize, 256)
+    XCTAssertEqual(bare.width, 32)
+    XCTAssertEqual(FAN(modules: 1).width, 256)
+    XCTAssertThrowsError(try FAN(checkpoint: SafeTensorsFile(data: SafeTensors.serialize(fan.stateDictionary(), metadata: ["input_size": "100"]))))
+  }
+
   func testParameterNamesFollowFaceAlignment() {
     let names = Set(FAN(modules: 4).namedParameters.map(\.name))
     for name in ["conv1.bias", "bn1.running_var", "conv2.downsample.0.weight", "conv2.downsample.2.weight",

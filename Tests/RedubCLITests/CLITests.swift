@@ -37,7 +37,7 @@ final class CLITests: XCTestCase {
   /// (`landmarks.safetensors`) and a 10-frame dub (`dub.wav`).
   static func makeEditInputs(in folder: URL) throws {
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-    var (status, output) = try redub(["models", "demo", path("models")])
+    var (status, output) = try redub(["models", "demo", "--untrained", path("models")])
     XCTAssertEqual(status, 0, output)
     (status, output) = try redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96",
                                   "--crop-size", "64", "--min-time", "0.01", "--keep", path("clip.mp4")])

@@ -25,15 +25,18 @@ final class EditCommandTests: XCTestCase {
     XCTAssertTrue(output.contains("10 frames, 9 edited, no face (unedited) in 7"), output)
     XCTAssertTrue(output.contains("these are the demo models"), output)
     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
-    // The page: summary, stage chart, loss table and four original/edited pairs, all inline.
+    // The page: summary, stage chart, loss table, skipped frames and the contact sheet, all inline.
     let page = try String(contentsOfFile: path("state/report.html"), encoding: .utf8)
-    for part in ["seam metric", "<svg", "optimize-0002", "lpips", "without a face (unedited)</th><td>7"] {
+    for part in ["seam metric", "<svg", "optimize-0002", "lpips", "without a face (unedited)</th><td>7",
+                 "<p id=\"skipped\">1 of 10 frames left as they were: 7</p>",
+                 "<img id=\"contact-sheet\" alt=\"contact sheet: original, edited\" width=\"328\" height=\"414\" src=\"data:image/png;base64,"] {
       XCTAssertTrue(page.contains(part), "report.html lacks \(part)")
     }
-    XCTAssertEqual(page.components(separatedBy: "data:image/bmp;base64,").count - 1, 8)
-    // The plots, inline and as PNG files beside the page.
-    XCTAssertEqual(page.components(separatedBy: "data:image/png;base64,").count - 1, 2, "loss curves and seams")
-    for plot in ["losses", "seams", "stages"] {
+    // The plots and the contact sheet, inline and as PNG files beside the page.
+    XCTAssertEqual(page.components(separatedBy: "data:image/png;base64,").count - 1, 3, "loss curves, seams, contact sheet")
+    // Four timestamps spread over the 10 frames; each cell is the clip's or the output's frame.
+    try ContactSheetCheck.verify(path("state/report.contact.png"), columns: [path("clip.mp4"), path("out.mp4")], frames: [1, 3, 6, 8])
+    for plot in ["losses", "seams", "stages", "contact"] {
       let png = try Data(contentsOf: URL(fileURLWithPath: path("state/report.\(plot).png")))
       XCTAssertEqual(png.prefix(8), Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), plot)
     }
@@ -89,27 +92,42 @@ final class EditCommandTests: XCTestCase {
   }
 }
 
-/// `redub demo` at its smallest: every stage runs on the built-in data and a playable video
-/// with the dub comes out.
+/// `redub demo`, short: every stage runs on the built-in data with the trained demo models, a
+/// playable video with the dub comes out, the edit leaves what lies outside the face alone, and
+/// the measurement against the ground truth is written. (The issue's goal — the edited mouth at
+/// most half as far from the truth as the unedited one — is not met by the shipped models yet,
+/// so this test does not assert it; see README, "The measured edit".)
 final class DemoCommandTests: XCTestCase {
-  func testDemoRunsTheWholeJob() throws {
+  func testDemoRunsTheWholeJobAndMeasuresIt() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-demo-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
-    var (status, output) = try CLITests.redub(["demo", "--folder", folder.path, "--steps", "1"])
+    var (status, output) = try CLITests.redub(["demo", "--folder", folder.path, "--frames", "\(Self.frames)", "--steps", "\(Self.steps)"])
     XCTAssertEqual(status, 0, output)
     XCTAssertTrue(output.contains("Demo finished"), output)
     XCTAssertTrue(output.contains("on 2 worker(s)"), output)
-    XCTAssertTrue(output.contains("untrained"), output)
+    let demoOutput = output
     (status, output) = try CLITests.redub(["tools", "probe", folder.appendingPathComponent("output.mp4").path, "--json"])
     XCTAssertEqual(status, 0, output)
     let probe = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
-    let clip = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try CLITests.redub(
-      ["tools", "probe", folder.appendingPathComponent("inputs/clip.mp4").path, "--json"]).output.utf8)) as? [String: Any])
-    XCTAssertEqual((probe["video"] as? [String: Any])?["frames"] as? Int, (clip["video"] as? [String: Any])?["frames"] as? Int)
+    XCTAssertEqual((probe["video"] as? [String: Any])?["frames"] as? Int, Self.frames)
     XCTAssertEqual((probe["video"] as? [String: Any])?["fps"] as? Double, 25)
-    XCTAssertNotNil(probe["audio"])
+    let audio = try XCTUnwrap(probe["audio"] as? [String: Any])
+    XCTAssertEqual(try XCTUnwrap(audio["duration"] as? Double), Double(Self.frames) / 25, accuracy: 0.05)
     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("report.json"))) as? [String: Any])
     XCTAssertEqual(Set((report["ranSteps"] as? [String: Int] ?? [:]).keys),
                    ["prepare", "invert", "tune", "optimize", "merge", "stitch", "composite"])
+    let m = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("measurement.json"))) as? [String: Any])
+    // Both mouths were measured on every frame (a FAN that found nothing would leave them out).
+    XCTAssertEqual(m["frames"] as? Int, Self.frames)
+    for key in ["editedMouthDistance", "uneditedMouthDistance"] {
+      let distance = try XCTUnwrap(m[key] as? Double, key)
+      XCTAssertTrue(distance > 0 && distance < 20, "\(key) \(distance) px\n\(demoOutput)")
+    }
+    XCTAssertGreaterThanOrEqual(try XCTUnwrap(m["psnrOutsideFace"] as? Double), 40, demoOutput)
+    XCTAssertTrue(demoOutput.contains("mouth landmark distance (M-LD) to the ground truth"), demoOutput)
+    XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8).contains("ground truth"))
   }
+
+  static let frames = 12
+  static let steps = 8
 }

@@ -4,9 +4,10 @@ import Tensors
 import TestSupport
 import XCTest
 
-/// An edit on a farm of `redub` processes (three workers after the kill) computes what `redub edit` computes in one process —
-/// bitwise, with the same thread count — and survives its coordinator and a worker being killed
-/// during `optimize` without rerunning finished windows.
+/// An edit on a farm of three `redub` worker processes computes what `redub edit` computes in one
+/// process — bitwise, with the same thread count — and survives its coordinator and a worker
+/// being killed during `optimize` (a fresh worker takes the dead one's place) without rerunning
+/// finished windows.
 final class EditFarmTests: XCTestCase {
   var folder: URL!
   var coordinator: BackgroundProcess?
@@ -72,8 +73,9 @@ final class EditFarmTests: XCTestCase {
     let started = Date()
     func mark(_ what: String) { print(String(format: "%6.1f s: %@", Date().timeIntervalSince(started), what)) }
     try CLITests.makeEditInputs(in: folder)
-    // Windows long enough (12 steps) that the kill below lands while some run and some are done.
-    let method = ["--landmarks", path("landmarks.safetensors"), "--window", "4", "--overlap", "1", "--steps", "12",
+    // Four windows (3 frames overlapping by 1 over the 9 edited frames) for three workers, long
+    // enough (12 steps) that the kill below lands while the fourth runs and others are done.
+    let method = ["--landmarks", path("landmarks.safetensors"), "--window", "3", "--overlap", "1", "--steps", "12",
                   "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4", "--fan-input-size", "64"]
 
     // In one process, one thread: the reference.
@@ -84,8 +86,7 @@ final class EditFarmTests: XCTestCase {
     mark("local edit done")
     // On a farm of three single-threaded workers.
     try startCoordinator()
-    // Two workers first, so two windows run while the third waits: the kill lands mid-optimize.
-    for name in ["w1", "w2"] { try startWorker(name) }
+    for name in ["w1", "w2", "w3"] { try startWorker(name) }
     (status, output) = try client(["submit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"),
                                    "--output", path("out/farm.mp4"), "--export-latents"] + method)
     XCTAssertEqual(status, 0, output)
@@ -108,7 +109,8 @@ final class EditFarmTests: XCTestCase {
     victim.signal(SIGKILL)
     _ = victim.waitForExit(10)
     try startCoordinator()
-    for name in ["w3", "w4"] { try startWorker(name) }
+    try startWorker("w4")
+    XCTAssertEqual(workers.filter { $0.process.isRunning }.count, 3, "three worker processes again")
     (status, output) = try client(["wait", job, "--limit", "300"])
     XCTAssertEqual(status, 0, output + "\n" + coordinator!.log)
 
@@ -134,11 +136,20 @@ final class EditFarmTests: XCTestCase {
     for part in ["seam metric", "data:image/png;base64,", "optimize-0001", "without a face (unedited)</th><td>7"] {
       XCTAssertTrue(page.contains(part), "the farm report lacks \(part)")
     }
+    try ContactSheetCheck.verify(path("out/farm.report.contact.png"), columns: [path("clip.mp4"), path("out/farm.mp4")], frames: [1, 3, 6, 8])
     try FileManager.default.removeItem(atPath: path("out/farm.report.losses.png"))
-    (status, output) = try CLITests.redub(["report", job, "--state", path("farm-state")])
+    // Again with a ground truth (here the clip itself, as a stand-in): the contact sheet gets a third column.
+    (status, output) = try CLITests.redub(["report", job, "--state", path("farm-state"), "--ground-truth", path("clip.mp4")])
     XCTAssertEqual(status, 0, output)
-    XCTAssertTrue(output.contains("farm.report.losses.png"), output)
+    XCTAssertTrue(output.contains("farm.report.losses.png") && output.contains("farm.report.contact.png"), output)
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("out/farm.report.losses.png"))).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
+    try ContactSheetCheck.verify(path("out/farm.report.contact.png"), columns: [path("clip.mp4"), path("out/farm.mp4"), path("clip.mp4")],
+                                 frames: [1, 3, 6, 8])
+    XCTAssertTrue(try String(contentsOfFile: path("out/farm.report.html"), encoding: .utf8)
+      .contains("alt=\"contact sheet: original, edited, ground truth\""))
+    (status, output) = try CLITests.redub(["report", job, "--state", path("farm-state"), "--ground-truth", path("no-such.mp4")])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("no-such.mp4: no such file"), output)
 
     // A clip that does not decode fails the job at once (no retries) with the decoder's error.
     let clip = try Data(contentsOf: URL(fileURLWithPath: path("clip.mp4")))

@@ -1,5 +1,6 @@
 import DemoWorld
 import Foundation
+import Networks
 import XCTest
 
 /// `redub eval` end to end: a clip against itself (PSNR inf, SSIM 1, LPIPS 0, LD 0), a
@@ -33,7 +34,7 @@ final class EvalCommandTests: XCTestCase {
     defer { if ProcessInfo.processInfo.environment["REDUB_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: folder) } }
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    var (status, output) = try CLITests.redub(["models", "demo", path("models")])
+    var (status, output) = try CLITests.redub(["models", "demo", "--untrained", path("models")])
     XCTAssertEqual(status, 0, output)
     // The same synthetic clip encoded twice with different presets: same frames, same size,
     // slightly different pictures.
@@ -128,5 +129,46 @@ final class EvalCommandTests: XCTestCase {
     (status, output) = try CLITests.redub(["eval", path("clip.mp4")])
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("--reference"), output)
+  }
+
+  /// `--face-boxes`: both clips' landmarks measured by the models folder's FAN (here a small
+  /// seeded one) inside the boxes of a landmark file, with no detector; frames the box file
+  /// has no face for are left out; the option needs a FAN and a box file of the clip's length.
+  func testEvalMeasuresLandmarksInsideFaceBoxes() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-eval-boxes-\(UUID().uuidString)")
+    let models = folder.appendingPathComponent("models")
+    try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    let fan = FAN(modules: 1, width: 16, inputSize: 64)
+    fan.initializeForTraining(seed: 3)
+    try fan.write(to: models.appendingPathComponent("fan.safetensors"))
+    var (status, output) = try CLITests.redub(["bench", "media", "--frames", "10", "--width", "128", "--height", "96", "--crop-size", "64",
+                                               "--min-time", "0.01", "--keep", path("clip.mp4")])
+    XCTAssertEqual(status, 0, output)
+    let corpus = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
+    let faces = corpus[0].landmarks.prefix(10).map { $0.map { $0 * 0.4 } }
+    try SyntheticSpeechCorpus.writeLandmarks(faces, missing: [2], to: URL(fileURLWithPath: path("boxes.safetensors")), width: 128, height: 96)
+    try SyntheticSpeechCorpus.writeLandmarks(Array(faces.prefix(9)), to: URL(fileURLWithPath: path("short.safetensors")), width: 128, height: 96)
+
+    let run = try Self.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--models", models.path,
+                              "--face-boxes", path("boxes.safetensors"), "--json", "--threads", "2"])
+    XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+    let result = try Self.json(run.stdout)
+    XCTAssertEqual(result["frames_without_landmarks"] as? [Int], [2])
+    let frames = try XCTUnwrap(result["frames"] as? [[String: Any]])
+    XCTAssertEqual(frames.compactMap { $0["f_ld"] as? Double }, Array(repeating: 0, count: 9), "the same frames through the same boxes")
+
+    (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--face-boxes", path("boxes.safetensors")])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("--face-boxes measures landmarks with a FAN"), output)
+    (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--models", folder.path,
+                                           "--face-boxes", path("boxes.safetensors")])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("--face-boxes needs fan.safetensors"), output)
+    (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--models", models.path,
+                                           "--face-boxes", path("short.safetensors")])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("has landmarks for 9 frames"), output)
   }
 }

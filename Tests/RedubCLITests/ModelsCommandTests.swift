@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import XCTest
 
 /// `redub models demo` and `redub models check` as an operator runs them.
@@ -6,7 +7,7 @@ final class ModelsCommandTests: XCTestCase {
   func testDemoSetChecksAndMissingOrBrokenFilesAreNamed() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-models-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
-    var (status, output) = try CLITests.redub(["models", "demo", folder.path])
+    var (status, output) = try CLITests.redub(["models", "demo", "--untrained", folder.path])
     XCTAssertEqual(status, 0, output)
     XCTAssertTrue(output.contains("not a real model"), output)
     (status, output) = try CLITests.redub(["models", "check", folder.path])
@@ -16,7 +17,7 @@ final class ModelsCommandTests: XCTestCase {
 
     // The same seed writes the same generator.
     let again = folder.appendingPathComponent("again")
-    (status, output) = try CLITests.redub(["models", "demo", again.path])
+    (status, output) = try CLITests.redub(["models", "demo", "--untrained", again.path])
     XCTAssertEqual(status, 0, output)
     XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("stylegan2.safetensors")),
                    try Data(contentsOf: again.appendingPathComponent("stylegan2.safetensors")))
@@ -31,5 +32,22 @@ final class ModelsCommandTests: XCTestCase {
     (status, output) = try CLITests.redub(["models", "check", folder.appendingPathComponent("nope").path])
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("is not a folder"), output)
+  }
+
+  func testDemoSetShipsTheTrainedNetworksAndTheDemoClip() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-models-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var (status, output) = try CLITests.redub(["models", "demo", folder.path])
+    XCTAssertEqual(status, 0, output)
+    for name in ["stylegan2", "fan", "bisenet", "audio2landmarks"] {
+      XCTAssertTrue(output.contains("\(name).safetensors"), output)
+      let metadata = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("\(name).safetensors")).metadata
+      XCTAssertTrue(metadata.values.contains { $0.contains("demo world") || $0.contains("demo-world") }, "\(name): \(metadata)")
+    }
+    for name in ["clip.mp4", "dub.wav", "truth.mp4", "clip_landmarks.safetensors", "truth_landmarks.safetensors"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("demo-clip/\(name)").path), name)
+    }
+    (status, output) = try CLITests.redub(["models", "check", folder.path])
+    XCTAssertEqual(status, 0, output)
   }
 }

@@ -7,10 +7,12 @@ public struct EditingCritics {
   public let lpips: LPIPS
   public let fan: FAN
   /// FAN's input side: 256 for the published network (64² heatmaps); smaller sizes (a multiple
-  /// of 64) serve tests and tiny demo models.
+  /// of 64) serve tests and tiny demo models. By default the network's own (`FAN.inputSize`,
+  /// which a reduced checkpoint records in its metadata).
   public let fanInputSize: Int
 
-  public init(lpips: LPIPS, fan: FAN, fanInputSize: Int = FAN.inputSize) {
+  public init(lpips: LPIPS, fan: FAN, fanInputSize: Int? = nil) {
+    let fanInputSize = fanInputSize ?? fan.inputSize
     precondition(fanInputSize >= 64 && fanInputSize % 64 == 0, "FAN input size must be a multiple of 64, got \(fanInputSize)")
     self.lpips = lpips
     self.fan = fan
@@ -69,7 +71,7 @@ public struct LandmarkHeatmapLoss: Sendable {
 }
 
 /// Parameters frozen for the duration of `body`, restored after.
-func withFrozen<T>(_ parameters: [Parameter], _ body: () throws -> T) rethrows -> T {
+public func withFrozen<T>(_ parameters: [Parameter], _ body: () throws -> T) rethrows -> T {
   let saved = parameters.map(\.requiresGradient)
   parameters.forEach { $0.requiresGradient = false }
   defer { for (p, s) in zip(parameters, saved) { p.requiresGradient = s } }

@@ -39,10 +39,10 @@ public struct WindowOptimization {
 
   /// frames [N, 3, R, R] in [−1, 1] (the aligned crops), target heatmaps [N, 68, 64, 64],
   /// initial latents [N, L, D], boundary latents [L, D] (nil at the clip's ends). `progress`
-  /// sees every step's terms and returns false to stop early (cancellation). Returns the
-  /// optimized latents.
+  /// sees every step's terms and returns false to stop early (cancellation); `preview` sees each
+  /// step's renders [N, 3, R, R] in [−1, 1], detached (for thumbnails). Returns the optimized latents.
   public func optimize(frames: Tensor, targetHeatmaps: Tensor, initial: Tensor, left: Tensor?, right: Tensor?,
-                       progress: (Int, LossTerms) -> Bool = { _, _ in true }) -> Tensor {
+                       progress: (Int, LossTerms) -> Bool = { _, _ in true }, preview: (Tensor) -> Void = { _ in }) -> Tensor {
     let n = frames.shape[0]
     precondition(initial.shape[0] == n && targetHeatmaps.shape[0] == n, "optimize: \(n) frames, latents \(initial.shape), targets \(targetHeatmaps.shape)")
     // Inputs are data, never part of someone else's graph.
@@ -62,6 +62,7 @@ public struct WindowOptimization {
                                        "smooth": Double(smooth.scalars[0])], total: Double(loss.scalars[0]))
         loss.backward()
         adam.step([latents])
+        preview(images.detached())
         if !progress(step + 1, terms) { break }
       }
     }
@@ -101,8 +102,8 @@ public struct LatentInversion {
     self.settings = settings
   }
 
-  /// frames [N, 3, R, R] in [−1, 1] → W+ pivots [N, L, D].
-  public func invert(_ frames: Tensor, progress: (Int, LossTerms) -> Bool = { _, _ in true }) -> Tensor {
+  /// frames [N, 3, R, R] in [−1, 1] → W+ pivots [N, L, D]; `preview` sees each step's renders.
+  public func invert(_ frames: Tensor, progress: (Int, LossTerms) -> Bool = { _, _ in true }, preview: (Tensor) -> Void = { _ in }) -> Tensor {
     let c = generator.configuration
     let n = frames.shape[0]
     let frames = frames.detached()
@@ -118,6 +119,7 @@ public struct LatentInversion {
         loss.backward()
         adam.step([latents])
         let terms = LossTerms(values: ["lpips": Double(perceptual.scalars[0]), "l2": Double(l2.scalars[0])], total: Double(loss.scalars[0]))
+        preview(images.detached())
         if !progress(step + 1, terms) { break }
       }
     }
@@ -167,8 +169,9 @@ public struct PivotalTuning {
   }
 
   /// The same with each step's (frames, pivots) batch read by `batch` (step index from 0), so a
-  /// long clip's crops need not be in memory together.
-  public func tune(batch: (Int) throws -> (frames: Tensor, pivots: Tensor), progress: (Int, LossTerms) -> Bool = { _, _ in true }) throws {
+  /// long clip's crops need not be in memory together; `preview` sees each step's renders.
+  public func tune(batch: (Int) throws -> (frames: Tensor, pivots: Tensor), progress: (Int, LossTerms) -> Bool = { _, _ in true },
+                   preview: (Tensor) -> Void = { _ in }) throws {
     let trainable = generator.synthesisParameters
     var adam = Adam(learningRate: settings.learningRate)
     let mapping = generator.parameters.filter { p in !trainable.contains { $0 === p } }
@@ -194,6 +197,7 @@ public struct PivotalTuning {
         }
         loss.backward()
         adam.step(trainable)
+        preview(images.detached())
         if !progress(step + 1, LossTerms(values: values, total: Double(loss.scalars[0]))) { break }
       }
     }

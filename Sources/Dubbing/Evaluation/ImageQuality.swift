@@ -13,6 +13,28 @@ public enum ImageQuality {
     return mse == 0 ? .infinity : 10 * log10(1 / mse)
   }
 
+  /// PSNR over the pixels where `include` is true (row-major, width · height): for measuring
+  /// what an edit left alone, outside the face. Nil when no pixel is included.
+  public static func psnr(_ x: RGBImage, _ y: RGBImage, where include: [Bool]) -> Double? {
+    precondition(x.width == y.width && x.height == y.height && include.count == x.width * x.height,
+                 "ImageQuality: \(x.width)×\(x.height) against \(y.width)×\(y.height), \(include.count) mask pixels")
+    var sum = 0, pixels = 0
+    x.pixels.withUnsafeBufferPointer { a in
+      y.pixels.withUnsafeBufferPointer { b in
+        for p in 0..<include.count where include[p] {
+          pixels += 1
+          for c in 0..<3 {
+            let d = Int(a[3 * p + c]) - Int(b[3 * p + c])
+            sum += d * d
+          }
+        }
+      }
+    }
+    guard pixels > 0 else { return nil }
+    let mse = Double(sum) / (255 * 255) / Double(3 * pixels)
+    return mse == 0 ? .infinity : 10 * log10(1 / mse)
+  }
+
   /// Mean over pixels and channels of (x − y)², values in [0, 1].
   public static func meanSquaredError(_ x: RGBImage, _ y: RGBImage) -> Double {
     precondition(x.width == y.width && x.height == y.height, "ImageQuality: \(x.width)×\(x.height) against \(y.width)×\(y.height)")

@@ -31,18 +31,19 @@ public struct S3FDFaceDetector: FaceDetecting {
   }
 }
 
-/// FAN on a 256² crop of the frame through a face-alignment crop frame; landmarks come back in
-/// frame pixels with their heatmap peaks as scores.
+/// FAN on a crop of the frame through a face-alignment crop frame, at the network's input size
+/// (256² for the published network); landmarks come back in frame pixels with their heatmap
+/// peaks as scores.
 public struct FANLandmarkEstimator: LandmarkEstimating {
   public let network: FAN
 
   public init(network: FAN) { self.network = network }
 
   public func landmarks(in image: RGBImage, frame: FANCropFrame) -> (points: [SIMD2<Double>], scores: [Float]) {
-    let crop = Self.crop(frame: frame, size: FAN.inputSize)
+    let crop = Self.crop(frame: frame, size: network.inputSize)
     let heatmaps = network.heatmaps(crop.crop(image))
     let face = FANLandmarks.decode(heatmaps)[0]
-    return (face.imagePoints(frame: frame), face.scores)
+    return (face.imagePoints(frame: frame, heatmapSize: heatmaps.shape[3]), face.scores)
   }
 
   /// The crop whose pixel p shows image point `frame.imagePoint(p)`: FaceCrop puts the square's

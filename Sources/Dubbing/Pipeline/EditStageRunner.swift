@@ -65,15 +65,27 @@ public struct EditTaskResult: Sendable {
 /// Long loops report (done, total, loss terms) and stop when `progress` returns false.
 public struct EditStageRunner {
   public typealias Progress = (_ done: Int, _ total: Int, _ terms: LossTerms?) -> Bool
+  /// Offered after every step of invert (by optimization), tune, optimize and stitch: a caption
+  /// ("edited frame 12") and the step's render of that frame, made only if `image` is called —
+  /// so a caller that wants a thumbnail once a second pays for one conversion a second.
+  public typealias Preview = (_ caption: String, _ image: () -> RGBImage) -> Void
 
   let input: (String) throws -> URL
   let scratch: URL
   let progress: Progress
+  let preview: Preview
 
-  public init(scratch: URL, input: @escaping (String) throws -> URL, progress: @escaping Progress = { _, _, _ in true }) {
+  public init(scratch: URL, input: @escaping (String) throws -> URL, progress: @escaping Progress = { _, _, _ in true },
+              preview: @escaping Preview = { _, _ in }) {
     self.scratch = scratch
     self.input = input
     self.progress = progress
+    self.preview = preview
+  }
+
+  /// Offers row `row` of renders [N, 3, R, R] in [−1, 1] as a preview.
+  func offer(_ renders: Tensor, row: Int, caption: String) {
+    preview(caption) { RGBImage(tensor: ((renders.slice(axis: 0, row..<(row + 1)) + 1) * 0.5).clamped(min: 0, max: 1)) }
   }
 
   public func run(_ task: EditTask) throws -> EditTaskResult {
@@ -247,10 +259,10 @@ public struct EditStageRunner {
     settings.learningRate = p.settings.invertLearningRate
     let (frames, _) = try crops(range, p.settings)
     var curve: [LossTerms] = []
-    let pivots = LatentInversion(generator: generator, critics: try critics(p.settings), settings: settings).invert(frames) { step, terms in
+    let pivots = LatentInversion(generator: generator, critics: try critics(p.settings), settings: settings).invert(frames, progress: { step, terms in
       curve.append(terms)
       return progress(step, settings.steps, terms)
-    }
+    }, preview: { offer($0, row: 0, caption: "edited frame \(range.lowerBound)") })
     guard curve.count == settings.steps else { throw stopped() }
     var result = EditTaskResult(outputs: ["pivots": try output("pivots", ["pivots": pivots])])
     result.record(curve: curve)
@@ -274,7 +286,7 @@ public struct EditStageRunner {
     }, progress: { step, terms in
       curve.append(terms)
       return progress(step, settings.steps, terms)
-    })
+    }, preview: { offer($0, row: 0, caption: "tuning, step \(curve.count)") })
     guard curve.count == settings.steps else { throw stopped() }
     let url = scratch.appendingPathComponent("generator.safetensors")
     try SafeTensors.write(base.stateDictionary().merging(["latent_avg": base.meanLatent]) { a, _ in a },
@@ -317,11 +329,14 @@ public struct EditStageRunner {
     }
     let tie = p.settings.boundaryLatents
     var curve: [LossTerms] = []
+    // The window's middle frame stands for it on the monitor.
+    let shown = window.frames.count / 2
     let latents = WindowOptimization(generator: generator, critics: critics, settings: settings)
-      .optimize(frames: frames, targetHeatmaps: heatmaps, initial: initial, left: tie ? left : nil, right: tie ? right : nil) { step, terms in
-        curve.append(terms)
-        return progress(step, settings.steps, terms)
-      }
+      .optimize(frames: frames, targetHeatmaps: heatmaps, initial: initial, left: tie ? left : nil, right: tie ? right : nil,
+                progress: { step, terms in
+                  curve.append(terms)
+                  return progress(step, settings.steps, terms)
+                }, preview: { offer($0, row: shown, caption: "edited frame \(window.frames.lowerBound + shown)") })
     guard curve.count == settings.steps else { throw stopped() }
     var result = EditTaskResult(outputs: ["latents": try output("latents", ["latents": latents])])
     result.record(curve: curve)
@@ -359,6 +374,7 @@ public struct EditStageRunner {
       let face = BiSeNet.mask(parsing.logits(BiSeNet.normalize(rgb01: ((render + 1) * 0.5).clamped(min: 0, max: 1))))
       images.append(stitching.stitch(original: originals.slice(axis: 0, j..<(j + 1)), latent: latent, masks: stitching.masks(faceMask: face)))
       masks.append(face)
+      offer(images[j], row: 0, caption: "edited frame \(i), stitched")
       guard progress(j + 1, range.count, nil) else { throw stopped() }
     }
     return EditTaskResult(outputs: ["stitched": try output("stitched", ["images": Tensor.concat(images, axis: 0),

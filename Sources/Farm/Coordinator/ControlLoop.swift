@@ -450,6 +450,10 @@ final class ControlLoop {
       refuse(routingID, .staleEpoch, "lease is no longer current", taskID: progress.taskID, epoch: progress.epoch)
       return
     }
+    // The latest thumbnail stays until a newer one comes (most reports carry none).
+    var progress = progress
+    if progress.thumbnail.png.count > Wire.thumbnailLimit { progress.clearThumbnail() }
+    if !progress.hasThumbnail, let previous = track.progress, previous.hasThumbnail { progress.thumbnail = previous.thumbnail }
     track.progress = progress
     track.lastProgress = clock.now
     leases[track.ref.taskID] = track

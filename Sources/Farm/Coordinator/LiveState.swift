@@ -13,7 +13,8 @@ public struct CoordinatorLiveState: Sendable {
   /// Connected workers by name, as `redub workers` lists them, but without
   /// `blocklisted_for_jobs` (that is in the database: `JobStore.blocklistedJobs`).
   public var workers: [Redub_V1_WorkerInfo] = []
-  /// The latest progress report of each leased task, by task id.
+  /// The latest progress report of each leased task, by task id, with the latest thumbnail the
+  /// task sent (kept from an earlier report when the last one had none).
   public var progress: [UInt64: Redub_V1_Progress] = [:]
 
   public init() {}
@@ -30,6 +31,7 @@ public struct CoordinatorLiveState: Sendable {
       status.tasks[index].iteration = report.iteration
       status.tasks[index].total = report.total
       status.tasks[index].losses = report.losses
+      status.tasks[index].thumbnailReady = report.hasThumbnail
       if report.total > 0 { fractions[stage, default: []].append(Double(report.iteration) / Double(report.total)) }
       if report.etaSeconds >= 0 { etas[stage] = max(etas[stage] ?? 0, report.etaSeconds) }
     }

@@ -550,6 +550,36 @@ public nonisolated struct Redub_V1_Progress: Sendable {
   /// Seconds the worker expects the task still needs (negative: unknown).
   public var etaSeconds: Double = 0
 
+  /// The task's latest render, at most about once a second (absent in the reports between):
+  /// the web monitor's thumbnail of a running window.
+  public var thumbnail: Redub_V1_Thumbnail {
+    get {_thumbnail ?? Redub_V1_Thumbnail()}
+    set {_thumbnail = newValue}
+  }
+  /// Returns true if `thumbnail` has been explicitly set.
+  public var hasThumbnail: Bool {self._thumbnail != nil}
+  /// Clears the value of `thumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearThumbnail() {self._thumbnail = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _thumbnail: Redub_V1_Thumbnail? = nil
+}
+
+/// A small picture of what a running task is computing.
+public nonisolated struct Redub_V1_Thumbnail: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// PNG, at most 96 pixels a side and Wire.thumbnailLimit bytes.
+  public var png: Data = Data()
+
+  /// What it shows ("edited frame 12").
+  public var caption: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1125,6 +1155,9 @@ public nonisolated struct Redub_V1_TaskStatus: Sendable {
 
   /// A running task's latest loss terms (from its last progress report).
   public var losses: [Redub_V1_Metric] = []
+
+  /// The running task sent a thumbnail (the monitor serves it at /api/tasks/TASK_ID/thumbnail.png).
+  public var thumbnailReady: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2287,7 +2320,7 @@ nonisolated extension Redub_V1_Metric: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Redub_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Progress"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}epoch\0\u{1}iteration\0\u{1}total\0\u{1}losses\0\u{3}eta_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}epoch\0\u{1}iteration\0\u{1}total\0\u{1}losses\0\u{3}eta_seconds\0\u{1}thumbnail\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2301,12 +2334,17 @@ nonisolated extension Redub_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.total) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.losses) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.etaSeconds) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._thumbnail) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.taskID != 0 {
       try visitor.visitSingularUInt64Field(value: self.taskID, fieldNumber: 1)
     }
@@ -2325,6 +2363,9 @@ nonisolated extension Redub_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.etaSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.etaSeconds, fieldNumber: 6)
     }
+    try { if let v = self._thumbnail {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2335,6 +2376,42 @@ nonisolated extension Redub_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.total != rhs.total {return false}
     if lhs.losses != rhs.losses {return false}
     if lhs.etaSeconds != rhs.etaSeconds {return false}
+    if lhs._thumbnail != rhs._thumbnail {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Redub_V1_Thumbnail: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Thumbnail"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}png\0\u{1}caption\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.png) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.caption) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.png.isEmpty {
+      try visitor.visitSingularBytesField(value: self.png, fieldNumber: 1)
+    }
+    if !self.caption.isEmpty {
+      try visitor.visitSingularStringField(value: self.caption, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Redub_V1_Thumbnail, rhs: Redub_V1_Thumbnail) -> Bool {
+    if lhs.png != rhs.png {return false}
+    if lhs.caption != rhs.caption {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3405,7 +3482,7 @@ nonisolated extension Redub_V1_StageStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}key\0\u{1}stage\0\u{1}state\0\u{1}attempts\0\u{1}worker\0\u{1}iteration\0\u{1}total\0\u{1}error\0\u{1}epoch\0\u{1}outputs\0\u{1}losses\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}key\0\u{1}stage\0\u{1}state\0\u{1}attempts\0\u{1}worker\0\u{1}iteration\0\u{1}total\0\u{1}error\0\u{1}epoch\0\u{1}outputs\0\u{1}losses\0\u{3}thumbnail_ready\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3425,6 +3502,7 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.outputs) }()
       case 12: try { try decoder.decodeRepeatedMessageField(value: &self.losses) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self.thumbnailReady) }()
       default: break
       }
     }
@@ -3467,6 +3545,9 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.losses.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.losses, fieldNumber: 12)
     }
+    if self.thumbnailReady != false {
+      try visitor.visitSingularBoolField(value: self.thumbnailReady, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3483,6 +3564,7 @@ nonisolated extension Redub_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.epoch != rhs.epoch {return false}
     if lhs.outputs != rhs.outputs {return false}
     if lhs.losses != rhs.losses {return false}
+    if lhs.thumbnailReady != rhs.thumbnailReady {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -52,17 +52,34 @@ public struct TaskCancelled: Error, CustomStringConvertible, Sendable {
   public var description: String { "task cancelled" }
 }
 
-/// One progress report: iteration of total, loss terms, and the expected remaining seconds.
+/// One progress report: iteration of total, loss terms, the expected remaining seconds, and
+/// now and then a thumbnail of the task's latest render.
 public struct TaskProgress: Sendable, Equatable {
   public var iteration: UInt64
   public var total: UInt64
   public var losses: [String: Double]
   public var etaSeconds: Double?
-  public init(iteration: UInt64, total: UInt64, losses: [String: Double] = [:], etaSeconds: Double? = nil) {
+  public var thumbnail: TaskThumbnail?
+  public init(iteration: UInt64, total: UInt64, losses: [String: Double] = [:], etaSeconds: Double? = nil,
+              thumbnail: TaskThumbnail? = nil) {
     self.iteration = iteration
     self.total = total
     self.losses = losses
     self.etaSeconds = etaSeconds
+    self.thumbnail = thumbnail
+  }
+}
+
+/// A small PNG of what a running task computes (at most 96 pixels a side, `Wire.thumbnailLimit`
+/// bytes), for the web monitor. Tasks attach one to a progress report about once a second; the
+/// worker keeps the latest until it is sent.
+public struct TaskThumbnail: Sendable, Equatable {
+  public var png: Data
+  /// What it shows ("edited frame 12").
+  public var caption: String
+  public init(png: Data, caption: String) {
+    self.png = png
+    self.caption = caption
   }
 }
 

@@ -10,6 +10,9 @@ public enum Wire {
   public static let maxBulkMessage: Int64 = Int64(chunkSize) + 4096
   /// Blobs up to this size travel inside control messages.
   public static let inlineLimit = 64 << 10
+  /// The largest thumbnail a progress report carries (a 96×96 PNG, stored uncompressed, is ~28 KB);
+  /// a bigger one is dropped, not sent.
+  public static let thumbnailLimit = 48 << 10
 
   /// One envelope's bytes.
   public static func encode(_ body: Redub_V1_Envelope.OneOf_Body, requestID: UInt64 = 0) -> Data {

@@ -301,6 +301,9 @@ final class WorkerLoop {
         $0.total = progress.total
         $0.losses = progress.losses.sorted(by: { $0.key < $1.key }).map { entry in .with { $0.name = entry.key; $0.value = entry.value } }
         $0.etaSeconds = progress.etaSeconds ?? -1
+        if let thumbnail = progress.thumbnail, thumbnail.png.count <= Wire.thumbnailLimit {
+          $0.thumbnail = .with { $0.png = thumbnail.png; $0.caption = thumbnail.caption }
+        }
       }))
     }
     for transfer in downloads.keys where downloads[transfer]!.owed > 0 { grantCredits(transfer) }
@@ -620,6 +623,9 @@ final class WorkerLoop {
       switch event {
       case .progress(let generation, let progress):
         guard current?.generation == generation, current?.phase == .running else { continue }
+        // Reports replace each other until one is sent; a thumbnail waits for the next send.
+        var progress = progress
+        if progress.thumbnail == nil { progress.thumbnail = current?.progress?.thumbnail }
         current?.progress = progress
       case .finished(let generation, let outcome, let seconds):
         guard let current, current.generation == generation, current.phase == .running else { continue }

@@ -17,29 +17,72 @@ public struct BiSeNet: Layer, Sendable {
   }
 
   public let classCount: Int
-  let resnet = BiSeNetResNet18()
-  let arm16 = AttentionRefinement(256, 128)
-  let arm32 = AttentionRefinement(512, 128)
-  let convHead32 = ConvBNReLU(128, 128)
-  let convHead16 = ConvBNReLU(128, 128)
-  let convAverage = ConvBNReLU(512, 128, kernel: 1, padding: 0)
-  let fusion = FeatureFusion(256, 256)
+  /// The ResNet stem's channels: 64 for the published network. Every layer scales with it
+  /// (ResNet stages width…8·width, context path 2·width, fusion and main head 4·width).
+  public let width: Int
+  /// The side of the crop a reduced network was trained on (checkpoint metadata
+  /// "input_size"); nil for the published network, which reads any size (512² in training).
+  public let inputSize: Int?
+  let resnet: BiSeNetResNet18
+  let arm16: AttentionRefinement
+  let arm32: AttentionRefinement
+  let convHead32: ConvBNReLU
+  let convHead16: ConvBNReLU
+  let convAverage: ConvBNReLU
+  let fusion: FeatureFusion
   let head: BiSeNetHead, head16: BiSeNetHead, head32: BiSeNetHead
 
-  public init(classes: Int = 19) {
+  /// `width` 64 is the published network; reduced ones take a smaller multiple of 4.
+  public init(classes: Int = 19, width: Int = 64, inputSize: Int? = nil) {
+    precondition(width >= 4 && width % 4 == 0, "BiSeNet width must be a positive multiple of 4, got \(width)")
+    precondition(inputSize.map { $0 >= 32 && $0 % 32 == 0 } ?? true, "BiSeNet input size must be a multiple of 32, got \(inputSize!)")
     classCount = classes
-    head = BiSeNetHead(256, 256, classes: classes)
-    head16 = BiSeNetHead(128, 64, classes: classes)
-    head32 = BiSeNetHead(128, 64, classes: classes)
+    self.width = width
+    self.inputSize = inputSize
+    let w = width
+    resnet = BiSeNetResNet18(width: w)
+    arm16 = AttentionRefinement(4 * w, 2 * w)
+    arm32 = AttentionRefinement(8 * w, 2 * w)
+    convHead32 = ConvBNReLU(2 * w, 2 * w)
+    convHead16 = ConvBNReLU(2 * w, 2 * w)
+    convAverage = ConvBNReLU(8 * w, 2 * w, kernel: 1, padding: 0)
+    fusion = FeatureFusion(4 * w, 4 * w)
+    head = BiSeNetHead(4 * w, 4 * w, classes: classes)
+    head16 = BiSeNetHead(2 * w, w, classes: classes)
+    head32 = BiSeNetHead(2 * w, w, classes: classes)
   }
 
-  /// Loads a converted checkpoint (scripts/convert_checkpoints.py bisenet).
+  /// Loads a checkpoint: converted (scripts/convert_checkpoints.py bisenet) or written by
+  /// `write(to:metadata:)`. Classes and width are read from the tensors' shapes, the input size
+  /// from the metadata's "input_size" when present.
   public init(checkpoint: SafeTensorsFile) throws {
     guard let shape = checkpoint.entries["conv_out.conv_out.weight"]?.shape, shape.rank == 4 else {
       throw NetworkCheckpointError.unrecognized(network: "BiSeNet", reason: "no head 'conv_out.conv_out.weight'")
     }
-    self.init(classes: shape[0])
+    guard let stem = checkpoint.entries["cp.resnet.conv1.weight"]?.shape, stem.rank == 4, stem[0] >= 4, stem[0] % 4 == 0 else {
+      throw NetworkCheckpointError.unrecognized(network: "BiSeNet", reason: "no stem 'cp.resnet.conv1.weight' with a multiple of 4 channels")
+    }
+    var inputSize: Int?
+    if let text = checkpoint.metadata["input_size"] {
+      guard let size = Int(text), size >= 32, size % 32 == 0 else {
+        throw NetworkCheckpointError.unrecognized(network: "BiSeNet", reason: "metadata input_size '\(text)' is not a multiple of 32")
+      }
+      inputSize = size
+    }
+    self.init(classes: shape[0], width: stem[0], inputSize: inputSize)
     try load(from: checkpoint)
+  }
+
+  /// What a checkpoint of this network says about it (safetensors metadata), plus `extra`.
+  public func metadata(_ extra: [String: String] = [:]) -> [String: String] {
+    var m = ["network": "BiSeNet", "classes": String(classCount), "width": String(width), "labels": "CelebAMask-HQ-19"]
+    if let inputSize { m["input_size"] = String(inputSize) }
+    return m.merging(extra) { _, new in new }
+  }
+
+  /// Writes the weights (running statistics included) with `metadata(extra)`.
+  public func write(to url: URL, metadata extra: [String: String] = [:]) throws {
+    try SafeTensors.write(stateDictionary(), metadata: metadata(extra), to: url)
   }
 
   public var namedParameters: [(name: String, parameter: Parameter)] {

@@ -46,10 +46,17 @@ struct BiSeNetBasicBlock: Layer, Sendable {
 
 /// The ResNet-18 trunk of the context path (no classifier): features at 1/8, 1/16 and 1/32.
 struct BiSeNetResNet18: Layer, Sendable {
-  let conv1 = Conv2dLayer(3, 64, kernel: 7, stride: 2, padding: 3, bias: false)
-  let bn1 = BatchNorm2dLayer(64)
-  let layers: [[BiSeNetBasicBlock]] = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)].map { i, o, s in
-    [BiSeNetBasicBlock(i, o, stride: s), BiSeNetBasicBlock(o, o, stride: 1)]
+  let conv1: Conv2dLayer
+  let bn1: BatchNorm2dLayer
+  let layers: [[BiSeNetBasicBlock]]
+
+  /// `width` 64 is ResNet-18 (stages 64, 128, 256, 512).
+  init(width w: Int = 64) {
+    conv1 = Conv2dLayer(3, w, kernel: 7, stride: 2, padding: 3, bias: false)
+    bn1 = BatchNorm2dLayer(w)
+    layers = [(w, w, 1), (w, 2 * w, 2), (2 * w, 4 * w, 2), (4 * w, 8 * w, 2)].map { i, o, s in
+      [BiSeNetBasicBlock(i, o, stride: s), BiSeNetBasicBlock(o, o, stride: 1)]
+    }
   }
 
   func callAsFunction(_ x: Tensor) -> (feat8: Tensor, feat16: Tensor, feat32: Tensor) {

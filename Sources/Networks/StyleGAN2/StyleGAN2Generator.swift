@@ -13,7 +13,7 @@ public struct StyleGAN2Generator: Layer {
   let toRGBs: [ToRGB]
   let noises: [Parameter]  // [1, 1, r, r] buffers
   /// The mean W (`latent_avg`), the centre of truncation and of optimization from scratch.
-  public private(set) var meanLatent: Tensor
+  public var meanLatent: Tensor
 
   /// A generator with freshly initialized (seeded) weights, as the reference initializes them.
   public init(_ configuration: StyleGAN2Configuration, seed: UInt64 = 0) {

@@ -43,10 +43,11 @@ struct EditBenchmark: ParsableCommand {
     let root = folder.map { URL(fileURLWithPath: $0) }
       ?? FileManager.default.temporaryDirectory.appendingPathComponent("redub-bench-edit-\(UUID().uuidString.prefix(8))")
     defer { if folder == nil { try? FileManager.default.removeItem(at: root) } }
-    let (models, inputs) = try DemoCommand.prepare(root)
-    let settings = DemoCommand.settings(steps: steps)
-    let edit = LocalEdit.Inputs(clip: inputs.appendingPathComponent("clip.mp4").path, audio: inputs.appendingPathComponent("dub.wav").path,
-                                models: models.path, landmarks: inputs.appendingPathComponent("landmarks.safetensors").path,
+    let demo = try DemoCommand.prepare(root)
+    let models = demo.models
+    let settings = try DemoCommand.settings(steps: steps, models: ModelFolder(models))
+    let edit = LocalEdit.Inputs(clip: demo.inputs.clip.path, audio: demo.inputs.dub.path,
+                                models: models.path, landmarks: demo.inputs.clipLandmarks.path,
                                 output: root.appendingPathComponent("bench-local.mp4").path)
 
     // In one process.
@@ -114,7 +115,9 @@ struct EditBenchmark: ParsableCommand {
     // Convolutions scale with pixels; the published FAN has 4 hourglasses where the demo's has one.
     let pixels = Double(1024 * 1024) / Double(crop * crop)
     let lpips1024 = lpipsDemo * pixels, parsing1024 = parsingDemo * pixels
+    // The published FAN: 256² input, 4 hourglasses, a 256-channel trunk (convolutions scale with its square).
     let fan1024 = fanDemo * Double(256 * 256) / Double(settings.fanInputSize * settings.fanInputSize) * 4 / Double(fan.moduleCount)
+      * pow(256 / Double(fan.width), 2)
     let gDemo = GeneratorBenchmark.forwardFLOPs(generator), g1024 = GeneratorBenchmark.forwardFLOPs(StyleGAN2Configuration(size: 1024))
     return [
       .invert: (g1024 + lpips1024) / (gDemo + lpipsDemo),

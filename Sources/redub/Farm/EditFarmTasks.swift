@@ -13,6 +13,10 @@ enum EditFarmTasks {
     }
   }
 
+  /// Thumbnails for the web monitor: at most this many pixels a side, one per this interval.
+  static let thumbnailSide = 96
+  static let thumbnailInterval = Duration.seconds(1)
+
   static func run(_ stage: EditStage, parameters bytes: Data, context: TaskContext) throws -> TaskProduct {
     let parameters: EditTaskParameters
     do { parameters = try EditTaskParameters.decode(bytes) } catch {
@@ -21,6 +25,9 @@ enum EditFarmTasks {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("redub-task-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: scratch) }
     let started = ContinuousClock.now
+    // The latest render goes with the next progress report, at most one a second.
+    var thumbnail: TaskThumbnail?
+    var lastThumbnail: ContinuousClock.Instant?
     let runner = EditStageRunner(scratch: scratch, input: { name in
       guard let url = context.inputFiles[name] else {
         throw TaskError("task \(context.taskKey) has no input '\(name)'", retryable: false)
@@ -31,8 +38,16 @@ enum EditFarmTasks {
       let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
       context.report(TaskProgress(iteration: UInt64(max(done, 0)), total: UInt64(max(total, 1)),
                                   losses: terms.map { $0.values.merging(["total": $0.total]) { a, _ in a } } ?? [:],
-                                  etaSeconds: done > 0 ? seconds / Double(done) * Double(max(total - done, 0)) : nil))
+                                  etaSeconds: done > 0 ? seconds / Double(done) * Double(max(total - done, 0)) : nil,
+                                  thumbnail: thumbnail))
+      thumbnail = nil
       return !context.isCancelled
+    }, preview: { caption, image in
+      let now = ContinuousClock.now
+      if let last = lastThumbnail, now - last < thumbnailInterval { return }
+      lastThumbnail = now
+      let png = image().scaled(toFit: thumbnailSide).png()
+      if png.count <= Wire.thumbnailLimit { thumbnail = TaskThumbnail(png: png, caption: caption) }
     })
     let task = EditTask(key: context.taskKey, stage: stage, parameters: parameters, inputs: [], dependsOn: [])
     let result: EditTaskResult

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoWorld
 import Dubbing
 import Foundation
 
@@ -56,26 +57,44 @@ struct ModelsCheck: ParsableCommand {
 struct ModelsDemo: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "demo",
-    abstract: "Write the small deterministic demo model set (seeded random weights, nothing downloaded).",
+    abstract: "Write the demo model set (tiny networks trained on the synthetic world) and the demo clip.",
     discussion: """
-      A 64² generator, LPIPS-VGG, FAN with one hourglass, S3FD, BiSeNet and an untrained \
-      audio-to-landmark model, all from fixed seeds: a smoke set that lets every stage run. Its \
-      edits mean nothing. Without an encoder, edits invert by optimization; --with-encoder adds a \
-      reduced-width e4e so they take their pivots from it instead.
+      The 64² generator, FAN, BiSeNet and audio-to-landmark model trained by `redub train \
+      demo-world` (shipped with redub), seeded LPIPS-VGG and S3FD (they cannot be trained here: \
+      LPIPS then measures random features, and the demo gives landmarks instead of detecting \
+      faces), and in DIR/demo-clip the demo clip, its dub, the ground truth and their landmarks. \
+      --untrained writes the seeded random smoke set instead (every network untrained: the \
+      pipeline runs, its edits mean nothing). Without an encoder, edits invert by optimization; \
+      --with-encoder adds a reduced-width e4e with seeded random weights.
       """)
 
   @Argument(help: ArgumentHelp("Where to write the set.", valueName: "dir"))
   var folder: String
 
-  @Option(help: "Seed of the weights.")
+  @Option(help: "Seed of the seeded weights.")
   var seed: UInt64 = 1
 
-  @Flag(help: "Also write a reduced-width e4e encoder (e4e.safetensors).")
+  @Flag(help: "Write the seeded random smoke set, without the trained weights or the clip.")
+  var untrained = false
+
+  @Flag(help: "Also write a reduced-width e4e encoder (e4e.safetensors, seeded random weights).")
   var withEncoder = false
 
   func run() throws {
-    try DemoModels.write(to: URL(fileURLWithPath: folder), seed: seed)
-    if withEncoder { try DemoModels.writeEncoder(to: URL(fileURLWithPath: folder), seed: seed) }
-    print("wrote the demo model set (seeded random weights; a smoke set, not a real model) to \(folder)")
+    let url = URL(fileURLWithPath: folder)
+    try DemoModels.write(to: url, seed: seed)
+    if withEncoder { try DemoModels.writeEncoder(to: url, seed: seed) }
+    if untrained {
+      print("wrote the seeded random demo model set (a smoke set, not a real model) to \(folder)")
+      return
+    }
+    let installed = try TrainedModels.install(into: url)
+    guard !installed.isEmpty else {
+      throw ValidationError("this redub was built without the demo's trained models (Sources/DemoWorld/TrainedModels); remake them with scripts/train-demo-models.sh, or use --untrained")
+    }
+    let clip = url.appendingPathComponent("demo-clip")
+    try DemoCommand.clip(frames: nil).write(to: clip)
+    print("wrote the demo model set to \(folder) (trained: \(installed.joined(separator: ", ")); seeded: the rest)")
+    print("and the demo clip to \(clip.path): clip.mp4, dub.wav, truth.mp4, clip_landmarks.safetensors, truth_landmarks.safetensors")
   }
 }

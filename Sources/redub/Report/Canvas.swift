@@ -1,4 +1,5 @@
 import Foundation
+import Media
 
 /// A small RGB raster for the report's PNG plots: filled rectangles, lines, and labels in a
 /// built-in 5×7 pixel font (lowercase letters, digits and a little punctuation), written as PNG.
@@ -49,57 +50,18 @@ struct Canvas {
 
   static func textWidth(_ text: String) -> Int { 6 * text.count }
 
-  /// PNG: 8-bit RGB, zlib stream of stored (uncompressed) deflate blocks — no compressor needed,
-  /// and the plots are small.
-  func png() -> Data {
-    var raw = Data(capacity: (width * 3 + 1) * height)
-    for y in 0..<height {
-      raw.append(0)  // filter: none
-      raw.append(contentsOf: pixels[(y * width * 3)..<((y + 1) * width * 3)])
+  /// `image` with its top-left corner at (x, y), clipped to the canvas.
+  mutating func draw(_ image: RGBImage, x: Int, y: Int) {
+    for yy in 0..<image.height {
+      for xx in 0..<image.width {
+        let i = 3 * (yy * image.width + xx)
+        set(x + xx, y + yy, (image.pixels[i], image.pixels[i + 1], image.pixels[i + 2]))
+      }
     }
-    var zlib = Data([0x78, 0x01])
-    var offset = 0
-    repeat {
-      let count = min(65_535, raw.count - offset)
-      let final: UInt8 = offset + count == raw.count ? 1 : 0
-      zlib.append(final)
-      zlib.append(contentsOf: [UInt8(count & 0xff), UInt8(count >> 8), UInt8(~count & 0xff), UInt8((~count >> 8) & 0xff)])
-      zlib.append(raw[raw.startIndex + offset..<raw.startIndex + offset + count])
-      offset += count
-    } while offset < raw.count
-    zlib.append(contentsOf: Canvas.bigEndian(Canvas.adler32(raw)))
-    var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-    func chunk(_ type: String, _ body: Data) {
-      png.append(contentsOf: Canvas.bigEndian(UInt32(body.count)))
-      let typed = Data(type.utf8) + body
-      png.append(typed)
-      png.append(contentsOf: Canvas.bigEndian(Canvas.crc32(typed)))
-    }
-    chunk("IHDR", Data(Canvas.bigEndian(UInt32(width)) + Canvas.bigEndian(UInt32(height)) + [8, 2, 0, 0, 0]))
-    chunk("IDAT", zlib)
-    chunk("IEND", Data())
-    return png
   }
 
-  static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
-
-  static func adler32(_ data: Data) -> UInt32 {
-    var a: UInt32 = 1, b: UInt32 = 0
-    for byte in data { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
-    return b << 16 | a
-  }
-
-  static let crcTable: [UInt32] = (0..<256).map { n in
-    var c = UInt32(n)
-    for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-    return c
-  }
-
-  static func crc32(_ data: Data) -> UInt32 {
-    var c: UInt32 = 0xFFFF_FFFF
-    for byte in data { c = crcTable[Int((c ^ UInt32(byte)) & 0xff)] ^ (c >> 8) }
-    return c ^ 0xFFFF_FFFF
-  }
+  /// The canvas as a PNG (Media's encoder).
+  func png() -> Data { RGBImage(width: width, height: height, pixels: pixels).png() }
 
   /// 5×7 glyphs, one string per row.
   static let font: [Character: [String]] = [

@@ -4,13 +4,16 @@ import Media
 
 /// `report.html` for a finished edit: one self-contained page with the summary, per-stage
 /// times, loss curves per task, the seam at each window boundary, each optimizing task's first
-/// and last loss terms, and a contact sheet of original against edited frames. The plots are
-/// also written as PNG files beside it (`NAME.stages.png`, `NAME.losses.png`, `NAME.seams.png`).
+/// and last loss terms, the frames skipped for lack of a face, and a contact sheet of original
+/// against edited frames (and the ground truth, when there is one). The pictures are also
+/// written as PNG files beside it (`NAME.stages.png`, `NAME.losses.png`, `NAME.seams.png`,
+/// `NAME.contact.png`).
 enum EditReportPage {
-  /// Writes the page for `report`, reading frames from `clip` (the original) and the output;
-  /// returns the files written.
+  /// Writes the page for `report`, reading frames from `clip` (the original), the output and
+  /// `groundTruth` (a clip of what the edit should look like, frame for frame); returns the
+  /// files written.
   @discardableResult
-  static func write(_ report: EditReport, clip: String, to url: URL, sheetFrames: Int = 4) throws -> [URL] {
+  static func write(_ report: EditReport, clip: String, groundTruth: String? = nil, to url: URL, sheetFrames: Int = 4) throws -> [URL] {
     var html = """
       <!doctype html><html><head><meta charset="utf-8"><title>redub edit report</title>
       <style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}
@@ -41,7 +44,23 @@ enum EditReportPage {
       if let title { html += "<h2>\(title)</h2><img alt=\"\(name)\" src=\"data:image/png;base64,\(png.base64EncodedString())\">" }
     }
     html += "<h2>Loss terms, first and last step of each task</h2>" + lossTable(report)
-    html += "<h2>Original and edited frames</h2>" + (try contactSheet(report, clip: clip, count: sheetFrames))
+    html += "<h2>Frames skipped for lack of a face</h2>"
+    html += report.missing.isEmpty ? "<p id=\"skipped\">none: every frame had a face and was edited</p>"
+      : "<p id=\"skipped\">\(report.missing.count) of \(report.frames) frames left as they were: \(LandmarkTrackError.ranges(report.missing))</p>"
+    let columns = ["original", "edited"] + (groundTruth == nil ? [] : ["ground truth"])
+    html += "<h2>" + columns.joined(separator: ", ").capitalizedFirst + " frames</h2>"
+    if report.frames > 0, FileManager.default.fileExists(atPath: report.output),
+       let sheet = contactSheet(try sheetRows(report, clip: clip, groundTruth: groundTruth, count: sheetFrames),
+                                columns: columns, missing: Set(report.missing)) {
+      let png = sheet.png()
+      let file = base.appendingPathExtension("contact.png")
+      try png.write(to: file, options: .atomic)
+      written.append(file)
+      html += "<img id=\"contact-sheet\" alt=\"contact sheet: \(columns.joined(separator: ", "))\" width=\"\(sheet.width)\" "
+        + "height=\"\(sheet.height)\" src=\"data:image/png;base64,\(png.base64EncodedString())\">"
+    } else {
+      html += "<p>No output to show.</p>"
+    }
     html += "</body></html>\n"
     try Data(html.utf8).write(to: url, options: .atomic)
     return written
@@ -81,47 +100,63 @@ enum EditReportPage {
     return html + "</table>"
   }
 
-  /// `count` frames spread over the clip, original beside edited, at most 256 pixels wide.
-  static func contactSheet(_ report: EditReport, clip: String, count: Int) throws -> String {
-    guard report.frames > 0, FileManager.default.fileExists(atPath: report.output) else { return "<p>No output to show.</p>" }
-    let picks = Set((0..<count).map { min(report.frames - 1, ($0 * 2 + 1) * report.frames / (2 * count)) })
-    func frames(_ path: String) throws -> [Int: RGBImage] {
-      // Seeking keeps a long reel's sheet from decoding every frame.
+  /// One frame's pictures for the contact sheet: original, edited and (when given) ground truth.
+  struct SheetRow {
+    var frame: Int
+    var seconds: Double
+    var pictures: [RGBImage?]
+  }
+
+  /// `count` frames spread over the clip (seeking, so a long reel is not decoded whole): the
+  /// original, the edited output and, when given, the ground truth, each read at the same index.
+  static func sheetRows(_ report: EditReport, clip: String, groundTruth: String?, count: Int) throws -> [SheetRow] {
+    let picks = Set((0..<count).map { min(report.frames - 1, ($0 * 2 + 1) * report.frames / (2 * count)) }).sorted()
+    func frames(_ path: String) throws -> (rate: Double, images: [Int: RGBImage]) {
       let reader = try VideoReader(path: path)
       var found: [Int: RGBImage] = [:]
-      for index in picks.sorted() {
+      for index in picks where index < reader.info.frameCount {
         try reader.seek(toFrame: index)
         if let frame = try reader.nextFrame() { found[index] = frame.image }
       }
-      return found
+      return (reader.info.frameRate.doubleValue, found)
     }
     let originals = try frames(clip), edited = try frames(report.output)
-    var html = "<table><tr><th>frame</th><th>original</th><th>edited</th></tr>"
-    for index in picks.sorted() {
-      guard let a = originals[index], let b = edited[index] else { continue }
-      html += "<tr><td>\(index)</td><td>\(image(a))</td><td>\(image(b))</td></tr>"
+    let truth = try groundTruth.map { try frames($0).images }
+    return picks.map { index in
+      SheetRow(frame: index, seconds: originals.rate > 0 ? Double(index) / originals.rate : 0,
+               pictures: [originals.images[index], edited.images[index]] + (truth.map { [$0[index]] } ?? []))
     }
-    return html + "</table>"
   }
 
-  static func image(_ image: RGBImage) -> String {
-    let small = downscaled(image, maxWidth: 256)
-    return "<img alt=\"frame\" src=\"data:image/bmp;base64,\(bmp(small).base64EncodedString())\">"
-  }
-
-  /// Nearest-neighbour reduction (a contact sheet needs no filtering).
-  static func downscaled(_ image: RGBImage, maxWidth: Int) -> RGBImage {
-    guard image.width > maxWidth else { return image }
-    let width = maxWidth, height = max(1, image.height * maxWidth / image.width)
-    var pixels = [UInt8](repeating: 0, count: width * height * 3)
-    for y in 0..<height {
-      let sy = y * image.height / height
-      for x in 0..<width {
-        let sx = x * image.width / width
-        for c in 0..<3 { pixels[(y * width + x) * 3 + c] = image.pixels[(sy * image.width + sx) * 3 + c] }
+  /// The contact sheet: a header with the column names, then one row per picked frame, its
+  /// index and time on the left, each picture scaled to fit a cell at most `cellSide` pixels
+  /// wide (the original's aspect). A frame the edit skipped for lack of a face says so.
+  static func contactSheet(_ rows: [SheetRow], columns: [String], missing: Set<Int>, cellSide: Int = 192) -> Canvas? {
+    guard let reference = rows.lazy.compactMap({ $0.pictures.first ?? nil }).first else { return nil }
+    let cell = reference.scaled(toFit: cellSide)
+    let (label, header, gap) = (64, 14, 4)
+    var canvas = Canvas(width: label + columns.count * (cell.width + gap), height: header + rows.count * (cell.height + gap),
+                        background: (255, 255, 255))
+    for (c, name) in columns.enumerated() { canvas.text(name, x: label + c * (cell.width + gap), y: 3) }
+    for (r, row) in rows.enumerated() {
+      let y = header + r * (cell.height + gap)
+      canvas.text("frame \(row.frame)", x: 2, y: y + 2)
+      canvas.text(String(format: "%.2f s", row.seconds), x: 2, y: y + 12)
+      if missing.contains(row.frame) { canvas.text("no face", x: 2, y: y + 22, (200, 60, 40)) }
+      for (c, picture) in row.pictures.enumerated() {
+        let x = label + c * (cell.width + gap)
+        guard let picture else {
+          canvas.fill(x: x, y: y, width: cell.width, height: cell.height, (230, 230, 230))
+          canvas.text("none", x: x + 4, y: y + 4, (120, 120, 120))
+          continue
+        }
+        // Pictures of another size (a ground truth at its own resolution) fit the cell, centred.
+        let scale = min(Double(cell.width) / Double(picture.width), Double(cell.height) / Double(picture.height))
+        let fitted = picture.scaled(toFit: max(1, Int(Double(max(picture.width, picture.height)) * scale)))
+        canvas.draw(fitted, x: x + (cell.width - fitted.width) / 2, y: y + (cell.height - fitted.height) / 2)
       }
     }
-    return RGBImage(width: width, height: height, pixels: pixels)
+    return canvas
   }
 
   /// A 24-bit uncompressed BMP (rows bottom-up, BGR, padded to 4 bytes): every browser shows it.
@@ -141,4 +176,9 @@ enum EditReportPage {
     }
     return data
   }
+}
+
+extension String {
+  /// The text with its first letter in upper case ("original, edited" → "Original, edited").
+  var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
 }

@@ -19,8 +19,9 @@ enum FarmJobReport {
     }
   }
 
-  /// Writes the report of `jobID`; returns the files written.
-  static func write(jobID: String, store: JobStore, artifacts: ArtifactStore, blobs: BlobStore) throws -> [URL] {
+  /// Writes the report of `jobID` (with a ground-truth column in its contact sheet when
+  /// `groundTruth` names a clip); returns the files written.
+  static func write(jobID: String, store: JobStore, artifacts: ArtifactStore, blobs: BlobStore, groundTruth: String? = nil) throws -> [URL] {
     let job = try store.record(jobID: jobID)
     guard let prepare = job.tasks.first(where: { $0.kind == EditTask.kind(.prepare) }) else { throw Failure.notAnEdit(jobID) }
     guard job.state == "done" else { throw Failure.notDone(jobID, job.state) }
@@ -41,7 +42,7 @@ enum FarmJobReport {
     let report = EditReport(plan: plan, metrics: metrics, seconds: seconds, ranSteps: ran, demoModels: demo, output: video.path)
     guard let clipHash = job.inputs[EditJobPlan.clip] else { throw Failure.missing("the clip of \(jobID)") }
     let page = video.deletingPathExtension().appendingPathExtension("report.html")
-    var written = try EditReportPage.write(report, clip: try blobs.url(for: clipHash).path, to: page)
+    var written = try EditReportPage.write(report, clip: try blobs.url(for: clipHash).path, groundTruth: groundTruth, to: page)
     let json = video.deletingPathExtension().appendingPathExtension("report.json")
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
     abstract: "Train the models redub ships training for.",
-    subcommands: [TrainAudioToLandmarks.self])
+    subcommands: [TrainAudioToLandmarks.self, TrainDemoWorld.self, TrainFANDemo.self, TrainBiSeNetDemo.self])
 }
 
 /// `redub train audio2landmarks --data DIR --output M.safetensors`.

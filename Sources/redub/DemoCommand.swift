@@ -138,12 +138,19 @@ struct DemoCommand: ParsableCommand {
     let fan = try ModelFolder(demo.models).load(.fan) { try FAN(contentsOf: $0) }
     let boxes = try LandmarkTrack(contentsOf: demo.inputs.truthLandmarks)
     var bar: ProgressBar?
-    return try DemoMeasurement.measure(
+    var measurement = try DemoMeasurement.measure(
       edited: output.path, clip: demo.inputs.clip.path, truth: demo.inputs.truth.path, talking: demo.clip, seamMetric: seamMetric,
       landmarks: { FaceBoxLandmarks(boxes: boxes, estimator: FANLandmarkEstimator(network: fan), path: demo.inputs.truthLandmarks.path) },
       describe: "the demo FAN in the ground truth's face boxes, on every video") { what, done, total in
         if done <= 1 || bar == nil { bar = ProgressBar(title: "   " + what, total: total) }
         bar!.update(done)
       }
+    let clipTrack = try LandmarkTrack(contentsOf: demo.inputs.clipLandmarks)
+    let distances = try DemoMeasurement.targetDistances(
+      model: try ModelFolder(demo.models).load(.audioToLandmarks) { try AudioToLandmarksModel(contentsOf: $0) },
+      dub: demo.inputs.dub, clip: clipTrack, truth: boxes, fps: clipTrack.frameRate)
+    measurement.targetMouthDistance = distances.target
+    measurement.exactUneditedMouthDistance = distances.unedited
+    return measurement
   }
 }

@@ -3,6 +3,7 @@ import DemoWorld
 import Dubbing
 import Foundation
 import Media
+import Networks
 
 /// The demo's measured edit (issue 10's goals): the mouth of the edited clip against the ground
 /// truth (the same speaker saying the dub), beside the unedited clip's, and how much the edit
@@ -20,6 +21,11 @@ struct DemoMeasurement: Codable {
   var frames: Int
   /// How the mouths were measured.
   var landmarks: String
+  /// The audio-to-landmark model's target mouth against the truth's exact landmarks, beside the
+  /// unedited clip's exact distance (frame pixels): how much of the goal the target itself
+  /// allows, apart from rendering and the FAN's measuring error.
+  var targetMouthDistance: Double?
+  var exactUneditedMouthDistance: Double?
 
   /// edited/unedited M-LD; the goal is ≤ 0.5.
   var mouthRatio: Double { editedMouthDistance / max(uneditedMouthDistance, 1e-9) }
@@ -64,12 +70,41 @@ struct DemoMeasurement: Codable {
                            seamMetric: seamMetric, frames: index, landmarks: describe)
   }
 
+  /// The dub's target landmarks (the prepare stage's audio-to-landmark inference, emotion from the
+  /// dub, on the clip's own landmarks) and the clip's landmarks, each against the truth's:
+  /// mean mouth-point distance over the frames, exact (no FAN).
+  static func targetDistances(model: AudioToLandmarksModel, dub: URL, clip: LandmarkTrack, truth: LandmarkTrack,
+                              fps: Double) throws -> (target: Double, unedited: Double) {
+    let samples = try SpeechInput.samples(path: dub.path)
+    let original = clip.frames.map(\.points)
+    let windows = SpeechInput.windows(samples, frames: original.count, fps: fps)
+    let inference = AudioToLandmarksInference(model: model)
+    let code = try inference.emotionCode(.auto, dubWindows: windows, strength: 1)
+    let target = inference.landmarks(dubWindows: windows, emotion: code, original: original)
+    func mouth(_ a: [[SIMD2<Double>]]) -> Double {
+      var sum = 0.0, count = 0
+      for (f, points) in a.enumerated() where f < truth.frames.count {
+        for k in 48..<68 {
+          let d = points[k] - truth.frames[f].points[k]
+          sum += (d * d).sum().squareRoot()
+          count += 1
+        }
+      }
+      return sum / Double(max(count, 1))
+    }
+    return (mouth(target), mouth(original))
+  }
+
   var summary: String {
-    String(format: """
+    let target = targetMouthDistance.map { t in
+      String(format: "\naudio-to-landmarks target vs truth (exact landmarks): %.2f px, unedited %.2f px (ratio %.2f: the best an edit that follows the target can do)",
+             t, exactUneditedMouthDistance ?? .nan, t / max(exactUneditedMouthDistance ?? .nan, 1e-9))
+    } ?? ""
+    return String(format: """
       mouth landmark distance (M-LD) to the ground truth: edited %.2f px, unedited %.2f px (ratio %.2f, goal ≤ 0.5)
       PSNR outside the face (margin %d px) against the original: %.1f dB (goal ≥ 40)
       seam metric: %.3f (goal ≤ 1.5) — %@
       """, editedMouthDistance, uneditedMouthDistance, mouthRatio, faceMargin, psnrOutsideFace, seamMetric,
-      meetsGoals ? "all goals met" : "goals NOT met")
+      meetsGoals ? "all goals met" : "goals NOT met") + target
   }
 }

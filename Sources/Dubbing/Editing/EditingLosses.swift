@@ -39,8 +39,10 @@ public struct EditingCritics {
   }
 }
 
-/// L_fan = mean over frames of Σ_k a_k·‖H_k(G(w)) − H_k(target)‖₂ / Σ_k a_k, over the 68 FAN
-/// heatmaps, with the landmark weights a_k up on the lips and eyes.
+/// L_fan = mean over frames of Σ_k a_k·‖H_k(G(w)) − H_k(target)‖₂ over the 68 FAN heatmaps,
+/// with the landmark weights a_k up on the lips and eyes. A sum, as the method defines it, not a
+/// weighted mean: λ_fan (5e-3) is set against LPIPS for the sum, and dividing by Σ a_k (120 with
+/// the defaults) would make the landmark term 120 times weaker than the method intends.
 public struct LandmarkHeatmapLoss: Sendable {
   /// a_k for each of the 68 landmarks.
   public var weights: [Float]
@@ -65,7 +67,7 @@ public struct LandmarkHeatmapLoss: Sendable {
                  "L_fan: heatmaps \(heatmaps.shape), target \(target.shape)")
     let n = heatmaps.shape[0]
     let norms = ((heatmaps - target).squared().sum(axes: [2, 3]) + 1e-12).sqrt()  // [N, 68]
-    let a = Tensor(weights.map { $0 / weights.reduce(0, +) }, shape: [1, 68])
+    let a = Tensor(weights, shape: [1, 68])
     return (norms * a).sum() * (1 / Float(n))
   }
 }

@@ -113,6 +113,8 @@ public struct WindowPlan: Sendable, Equatable {
     guard !boundaries.isEmpty, !inside.isEmpty else { return (1, [:]) }
     let median = max(inside[inside.count / 2], 1e-12)
     let byFrame = Dictionary(uniqueKeysWithValues: boundaries.map { ($0, jump($0) / median) })
-    return (byFrame.values.reduce(0, +) / Double(byFrame.count), byFrame)
+    // Summed in frame order: a dictionary's order follows its storage address, and the float
+    // sum (written into the merge's output) must not depend on it.
+    return (byFrame.keys.sorted().reduce(0) { $0 + byFrame[$1]! } / Double(byFrame.count), byFrame)
   }
 }

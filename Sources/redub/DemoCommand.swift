@@ -31,6 +31,9 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Optimization steps per window (inversion takes as many, pivotal tuning ten times as many batches of 4, stitching a quarter).")
   var steps = 15
 
+  @Option(help: "λ_fan of the window optimization (default: the demo's setting for its tiny models, see the README).")
+  var fanWeight: Float?
+
   @Option(help: "Use only the demo clip's first N frames (default: all).")
   var frames: Int?
 
@@ -40,6 +43,7 @@ struct DemoCommand: ParsableCommand {
   func validate() throws {
     if steps < 1 { throw ValidationError("--steps must be at least 1.") }
     if let frames, frames < 2 { throw ValidationError("--frames must be at least 2.") }
+    if let fanWeight, !(fanWeight >= 0 && fanWeight.isFinite) { throw ValidationError("--fan-weight must be a number ≥ 0.") }
   }
 
   func run() throws {
@@ -53,11 +57,14 @@ struct DemoCommand: ParsableCommand {
     }
     print("3. the edit, every stage in this process on \(workerCount) worker(s)")
     let output = root.appendingPathComponent("output.mp4")
-    let state = root.appendingPathComponent("state-\(steps)")
+    var settings = try Self.settings(steps: steps, models: ModelFolder(demo.models))
+    if let fanWeight { settings.fanWeight = fanWeight }
+    // One state folder per setting, so a rerun with other settings does not reuse results.
+    let state = root.appendingPathComponent("state-\(steps)" + (fanWeight.map { "-fan\($0)" } ?? ""))
     let edit = try LocalEdit(
       inputs: .init(clip: demo.inputs.clip.path, audio: demo.inputs.dub.path, models: demo.models.path,
                     landmarks: demo.inputs.clipLandmarks.path, output: output.path),
-      settings: try Self.settings(steps: steps, models: ModelFolder(demo.models)), state: state,
+      settings: settings, state: state,
       progress: EditProgressDisplay(indent: "   ").handler)
     edit.workers = workerCount
     let report = try edit.run()

@@ -15,6 +15,13 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "Optimization passes: 1 (boundary latents from the pivots) or 2 (a second pass tied to the neighbours' first-pass results).")
   var boundaryPasses = 1
   @Flag(help: "Optimize windows without boundary latents (to measure what they do for the seams).") var noBoundaryLatents = false
+  @Option(help: "Window optimization: Adam learning rate.") var learningRate: Float = 1e-3
+  @Option(help: "Window optimization: λ_LPIPS, the weight of LPIPS to the original frame.") var lpipsWeight: Float = 1
+  @Option(help: "Window optimization: λ_fan, the weight of the FAN-heatmap landmark loss (a sum over the 68 heatmaps).") var fanWeight: Float = 5e-3
+  @Option(help: "Window optimization: λ_smooth, the weight of Σ‖w_i − w_{i−1}‖².") var smoothnessWeight: Float = 1e-4
+  @Option(help: ArgumentHelp("L_fan's landmark weights by group (jaw, brows, nose, eyes, mouth); groups not named keep the defaults mouth 3, eyes 2, others 1.",
+                             valueName: "group=w,..."))
+  var landmarkWeights: String?
   @Option(help: "Frames per invert/stitch chunk.") var chunk = 16
   @Option(help: "Cross-fade of window overlaps: linear or cosine.") var blend = "linear"
   @Option(help: "FAN's input side (256 for the published FAN).") var fanInputSize = 256
@@ -34,6 +41,14 @@ struct EditMethodOptions: ParsableArguments {
     if !["fit", "error"].contains(audioLength) { throw ValidationError("--audio-length is fit or error.") }
     if !["skip", "fail"].contains(onMissingFace) { throw ValidationError("--on-missing-face is skip or fail.") }
     if fanInputSize < 64 || fanInputSize % 64 != 0 { throw ValidationError("--fan-input-size must be a multiple of 64.") }
+    if !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive.") }
+    for (name, value) in [("--lpips-weight", lpipsWeight), ("--fan-weight", fanWeight), ("--smoothness-weight", smoothnessWeight)]
+    where !(value >= 0 && value.isFinite) {
+      throw ValidationError("\(name) must be a number ≥ 0.")
+    }
+    if let landmarkWeights {
+      do { _ = try LandmarkGroup.weights(landmarkWeights) } catch { throw ValidationError("--landmark-weights: \(error)") }
+    }
   }
 
   var settings: EditSettings {
@@ -48,6 +63,11 @@ struct EditMethodOptions: ParsableArguments {
     settings.boundaryPasses = boundaryPasses
     settings.boundaryLatents = !noBoundaryLatents
     settings.stitchSteps = stitchSteps
+    settings.optimizeLearningRate = learningRate
+    settings.lpipsWeight = lpipsWeight
+    settings.fanWeight = fanWeight
+    settings.smoothnessWeight = smoothnessWeight
+    settings.landmarkWeights = landmarkWeights.flatMap { try? LandmarkGroup.weights($0) }
     settings.chunkFrames = chunk
     settings.blend = blend
     settings.fanInputSize = fanInputSize

@@ -86,6 +86,18 @@ final class EditingStageTests: XCTestCase {
     }
   }
 
+  func testLandmarkWeightsByGroup() throws {
+    XCTAssertEqual(try LandmarkGroup.weights(""), LandmarkHeatmapLoss.defaultWeights)
+    let weights = try LandmarkGroup.weights("mouth=5, nose=0.5")
+    XCTAssertEqual(weights[48..<68].allSatisfy { $0 == 5 }, true)
+    XCTAssertEqual(weights[27..<36].allSatisfy { $0 == 0.5 }, true)
+    XCTAssertEqual(weights[36], 2, "eyes keep their default")
+    XCTAssertEqual(weights[0], 1)
+    for bad in ["lips=3", "mouth", "mouth=-1", "mouth=x", "jaw=0,brows=0,nose=0,eyes=0,mouth=0"] {
+      XCTAssertThrowsError(try LandmarkGroup.weights(bad), bad)
+    }
+  }
+
   // MARK: Optimization stages at a tiny size
 
   /// A 32² generator and LPIPS-VGG and FAN-1 with seeded random weights: untrained, but every

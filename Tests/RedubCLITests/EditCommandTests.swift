@@ -19,9 +19,25 @@ final class EditCommandTests: XCTestCase {
     let arguments = ["edit", path("clip.mp4"), "--audio", path("dub.wav"), "--models", path("models"), "--output", path("out.mp4"),
                      "--landmarks", path("landmarks.safetensors"), "--state", path("state"), "--window", "4", "--overlap", "1",
                      "--steps", "2", "--invert-steps", "2", "--tune-steps", "2", "--stitch-steps", "1", "--chunk", "4",
-                     "--fan-input-size", "64", "--threads", "2"]
+                     "--fan-input-size", "64", "--threads", "2", "--fan-weight", "0.004", "--landmark-weights", "mouth=4,jaw=0"]
+    // Bad method options are refused before anything is written.
+    for (bad, message) in [(["--fan-weight=-1"], "--fan-weight must be a number ≥ 0."),
+                           (["--landmark-weights", "lips=3"], "'lips=3' is not GROUP=WEIGHT with GROUP one of jaw, brows, nose, eyes, mouth"),
+                           (["--learning-rate", "0"], "--learning-rate must be positive.")] {
+      (status, output) = try CLITests.redub(arguments + bad)
+      XCTAssertNotEqual(status, 0, output)
+      XCTAssertTrue(output.contains(message), "\(bad): \(output)")
+      XCTAssertFalse(FileManager.default.fileExists(atPath: path("state")))
+    }
     (status, output) = try CLITests.redub(arguments)
     XCTAssertEqual(status, 0, output)
+    // The loss weights reach the job's settings.
+    let job = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/job.json")))) as? [String: Any])
+    let settings = try XCTUnwrap(job["settings"] as? [String: Any])
+    XCTAssertEqual((settings["fanWeight"] as? Double).map { Float($0) }, 0.004)
+    let weights = try XCTUnwrap(settings["landmarkWeights"] as? [Double])
+    XCTAssertEqual(weights.count, 68)
+    XCTAssertEqual([weights[0], weights[20], weights[40], weights[50]], [0, 1, 2, 4], "jaw 0, brows 1, eyes 2 (default), mouth 4")
     XCTAssertTrue(output.contains("10 frames, 9 edited, no face (unedited) in 7"), output)
     XCTAssertTrue(output.contains("these are the demo models"), output)
     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])

@@ -22,6 +22,9 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var lpipsWeight: Float = 1
   public var fanWeight: Float = 5e-3
   public var smoothnessWeight: Float = 1e-4
+  /// L_fan's per-landmark weights a_k (68 values); nil: `LandmarkHeatmapLoss.defaultWeights`
+  /// (mouth 3, eyes 2, the rest 1). Optional so state folders written before it still load.
+  public var landmarkWeights: [Float]?
   /// Ties each window's ends to boundary latents (off: windows are optimized independently).
   public var boundaryLatents = true
   /// 1: boundary latents are the pivots of the frames just outside a window; 2: a second pass
@@ -69,5 +72,42 @@ public enum EditError: Error, CustomStringConvertible, Equatable {
     case .audioLength(let s): s
     case .cancelled: "the task was cancelled"
     }
+  }
+}
+
+/// The iBUG-68 landmark groups, for naming L_fan weights (`--landmark-weights mouth=3,eyes=2`).
+public enum LandmarkGroup: String, CaseIterable, Sendable {
+  case jaw, brows, nose, eyes, mouth
+
+  public var indices: Range<Int> {
+    switch self {
+    case .jaw: 0..<17
+    case .brows: 17..<27
+    case .nose: 27..<36
+    case .eyes: 36..<48
+    case .mouth: 48..<68
+    }
+  }
+
+  /// "mouth=3,eyes=2" → 68 weights: the named groups set, the others at the defaults. Throws a
+  /// message naming the bad part.
+  public static func weights(_ text: String) throws -> [Float] {
+    var weights = LandmarkHeatmapLoss.defaultWeights
+    for part in text.split(separator: ",") {
+      let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard pair.count == 2, let group = LandmarkGroup(rawValue: pair[0]), let value = Float(pair[1]), value >= 0, value.isFinite else {
+        throw LandmarkWeightsError(part: String(part))
+      }
+      for k in group.indices { weights[k] = value }
+    }
+    guard weights.contains(where: { $0 > 0 }) else { throw LandmarkWeightsError(part: text) }
+    return weights
+  }
+}
+
+public struct LandmarkWeightsError: Error, CustomStringConvertible {
+  public var part: String
+  public var description: String {
+    "'\(part)' is not GROUP=WEIGHT with GROUP one of \(LandmarkGroup.allCases.map(\.rawValue).joined(separator: ", ")) and WEIGHT ≥ 0 (and not all zero)"
   }
 }

@@ -309,6 +309,7 @@ public struct EditStageRunner {
     settings.lpipsWeight = p.settings.lpipsWeight
     settings.fanWeight = p.settings.fanWeight
     settings.smoothnessWeight = p.settings.smoothnessWeight
+    if let weights = p.settings.landmarkWeights { settings.landmarkWeights = weights }
     let (frames, targets) = try crops(window.frames, p.settings)
     let heatmaps = critics.targetHeatmaps(cropLandmarks: targets, cropSize: generator.configuration.size)
     let initial: Tensor, left: Tensor?, right: Tensor?

@@ -67,6 +67,33 @@ public struct AlignedFaces: Sendable {
   static let faceClasses: Set<UInt8> = Set([FaceClass.skin, .leftBrow, .rightBrow, .leftEye, .rightEye, .leftEar, .rightEar,
                                             .nose, .mouth, .upperLip, .lowerLip].map(\.rawValue))
 
+  /// [N, 1, S, S]: 1 within `radius` crop pixels of a brow, eye or mouth landmark (17–26,
+  /// 36–67), falling to 0 over one more pixel — the small features the edit changes and the
+  /// measurement reads, which a plain pixel loss, dominated by the large smooth areas, neglects.
+  public func featureCoverage(radius: Double) -> Tensor {
+    let s = crops.shape[2]
+    let features = Array(17..<27) + Array(36..<68)
+    return Tensor(shape: [landmarks.count, 1, s, s]) { out in
+      for (n, points) in landmarks.enumerated() {
+        for k in features {
+          let p = points[k]
+          let x0 = max(0, Int((p.x - radius - 1).rounded(.down))), x1 = min(s - 1, Int((p.x + radius + 1).rounded(.up)))
+          let y0 = max(0, Int((p.y - radius - 1).rounded(.down))), y1 = min(s - 1, Int((p.y + radius + 1).rounded(.up)))
+          guard x0 <= x1, y0 <= y1 else { continue }
+          for y in y0...y1 {
+            for x in x0...x1 {
+              // Pixel centres at +0.5.
+              let d = ((Double(x) + 0.5 - p.x) * (Double(x) + 0.5 - p.x) + (Double(y) + 0.5 - p.y) * (Double(y) + 0.5 - p.y)).squareRoot()
+              let v = Float(max(0, min(1, radius + 1 - d)))
+              let i = (n * s + y) * s + x
+              out[i] = max(out[i], v)
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// The parameters' `features`, [N, F].
   public var features: Tensor {
     Tensor(parameters.flatMap(\.features), shape: [parameters.count, FaceParameters.featureCount])

@@ -31,7 +31,7 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Optimization steps per window (inversion takes as many, pivotal tuning ten times as many batches of 4, stitching a quarter).")
   var steps = 15
 
-  @Option(help: "λ_fan of the window optimization (default: the demo's setting for its tiny models, see the README).")
+  @Option(help: "λ_fan of the window optimization (default: the paper's 5e-3, as `redub edit`).")
   var fanWeight: Float?
 
   @Option(help: "Use only the demo clip's first N frames (default: all).")

@@ -50,5 +50,16 @@ final class DemoWorldTrainingTests: XCTestCase {
     // The face covers the middle of the crop, not its corners.
     XCTAssertGreaterThan(data.faceCoverage[0, 0, 36, 32], 0.9)
     XCTAssertLessThan(data.faceCoverage[0, 0, 1, 1], 0.1)
+    // The feature mask: full at a mouth corner and an eye corner, empty at the crop's corner and
+    // on the jaw away from the mouth.
+    let features = data.featureCoverage(radius: 2)
+    XCTAssertEqual(features.shape.dims, [6, 1, 64, 64])
+    for k in [48, 36] {
+      let p = data.landmarks[0][k]
+      XCTAssertEqual(features[0, 0, Int(p.y), Int(p.x)], 1, "landmark \(k)")
+    }
+    XCTAssertEqual(features[0, 0, 0, 0], 0)
+    let jaw = data.landmarks[0][2]
+    XCTAssertEqual(features[0, 0, Int(jaw.y), Int(jaw.x)], 0, "the jaw is not a feature")
   }
 }

@@ -20,6 +20,9 @@ public struct GeneratorTraining {
     public var learningRate: Float = 2e-3
     /// Adam on the parameter-to-code MLP.
     public var encoderLearningRate: Float = 1e-3
+    /// The last `decayShare` of the steps lower both rates along a half cosine to a tenth:
+    /// the reconstructions sharpen once the rates come down.
+    public var decayShare: Float = 0.3
     public var encoderWidth = 256
     public var l1Weight: Float = 1
     public var l2Weight: Float = 1
@@ -64,7 +67,14 @@ public struct GeneratorTraining {
     var permutation = Array(0..<n)
     var cursor = n
     withFrozen(mapping) {
+      let decayStart = Int(Float(settings.steps) * (1 - settings.decayShare))
       for step in 0..<settings.steps {
+        if step >= decayStart {
+          let t = Float(step - decayStart) / Float(max(1, settings.steps - decayStart))
+          let factor = 0.1 + 0.9 * 0.5 * (1 + cos(Float.pi * t))
+          generatorOptimizer.learningRate = settings.learningRate * factor
+          encoderOptimizer.learningRate = settings.encoderLearningRate * factor
+        }
         var rows: [Int] = []
         for _ in 0..<min(settings.batchSize, n) {
           if cursor == n {

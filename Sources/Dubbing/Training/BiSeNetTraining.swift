@@ -13,9 +13,7 @@ public struct BiSeNetTrainer {
   public init(network: BiSeNet, learningRate: Float = 1e-3) {
     self.network = network
     optimizer = Adam(learningRate: learningRate)
-    for (name, p) in network.namedParameters {
-      p.requiresGradient = !(name.hasSuffix("running_mean") || name.hasSuffix("running_var"))
-    }
+    network.makeTrainable()
   }
 
   /// Mean cross-entropy of [N, C, H, W] logits against class labels (N·H·W of them, 0..<C).

@@ -17,9 +17,7 @@ public struct FANTrainer {
   public init(network: FAN, learningRate: Float = 1e-3) {
     self.network = network
     optimizer = Adam(learningRate: learningRate)
-    for (name, p) in network.namedParameters {
-      p.requiresGradient = !(name.hasSuffix("running_mean") || name.hasSuffix("running_var"))
-    }
+    network.makeTrainable()
   }
 
   /// Targets [N, 68, S/4, S/4] for landmarks in pixels of the S² crop the network reads, where

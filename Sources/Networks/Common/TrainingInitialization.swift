@@ -7,7 +7,7 @@ extension Layer {
   /// trainable; running statistics stay buffers (batch norm's train mode updates them).
   public func initializeForTraining(seed: UInt64) {
     for (i, (name, p)) in namedParameters.enumerated() {
-      let buffer = name.hasSuffix("running_mean") || name.hasSuffix("running_var")
+      let buffer = Self.isBuffer(name)
       if p.shape.rank == 4 {
         let fanIn = p.shape[1] * p.shape[2] * p.shape[3]
         p.value = Tensor.randomNormal(p.shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()),
@@ -21,4 +21,13 @@ extension Layer {
       p.gradient = nil
     }
   }
+
+  /// Makes every weight and bias trainable, leaving batch norms' running statistics buffers
+  /// (for fine-tuning or continuing from loaded weights).
+  public func makeTrainable() {
+    for (name, p) in namedParameters { p.requiresGradient = !Self.isBuffer(name) }
+  }
+
+  /// Batch norms' running statistics: state, not parameters to learn.
+  static func isBuffer(_ name: String) -> Bool { name.hasSuffix("running_mean") || name.hasSuffix("running_var") }
 }

@@ -155,7 +155,7 @@ struct DemoCommand: ParsableCommand {
     let clipTrack = try LandmarkTrack(contentsOf: demo.inputs.clipLandmarks)
     let distances = try DemoMeasurement.targetDistances(
       model: try ModelFolder(demo.models).load(.audioToLandmarks) { try AudioToLandmarksModel(contentsOf: $0) },
-      dub: demo.inputs.dub, clip: clipTrack, truth: boxes, fps: clipTrack.frameRate)
+      dub: demo.inputs.dub, clipVideo: demo.inputs.clip, clip: clipTrack, truth: boxes, fps: clipTrack.frameRate)
     measurement.targetMouthDistance = distances.target
     measurement.exactUneditedMouthDistance = distances.unedited
     return measurement

@@ -71,16 +71,18 @@ struct DemoMeasurement: Codable {
   }
 
   /// The dub's target landmarks (the prepare stage's audio-to-landmark inference, emotion from the
-  /// dub, on the clip's own landmarks) and the clip's landmarks, each against the truth's:
+  /// dub, on the clip's own landmarks, calibrated with the clip's soundtrack) and the clip's landmarks, each against the truth's:
   /// mean mouth-point distance over the frames, exact (no FAN).
-  static func targetDistances(model: AudioToLandmarksModel, dub: URL, clip: LandmarkTrack, truth: LandmarkTrack,
+  static func targetDistances(model: AudioToLandmarksModel, dub: URL, clipVideo: URL, clip: LandmarkTrack, truth: LandmarkTrack,
                               fps: Double) throws -> (target: Double, unedited: Double) {
     let samples = try SpeechInput.samples(path: dub.path)
     let original = clip.frames.map(\.points)
     let windows = SpeechInput.windows(samples, frames: original.count, fps: fps)
     let inference = AudioToLandmarksInference(model: model)
     let code = try inference.emotionCode(.auto, dubWindows: windows, strength: 1)
-    let target = inference.landmarks(dubWindows: windows, emotion: code, original: original)
+    let own = SpeechInput.windows(try SpeechInput.samples(path: clipVideo.path), frames: original.count, fps: fps)
+    let offsets = inference.speakerOffsets(ownWindows: own, original: original, faceFound: clip.frames.map(\.faceFound))
+    let target = inference.landmarks(dubWindows: windows, emotion: code, original: original, speakerOffsets: offsets)
     func mouth(_ a: [[SIMD2<Double>]]) -> Double {
       var sum = 0.0, count = 0
       for (f, points) in a.enumerated() where f < truth.frames.count {

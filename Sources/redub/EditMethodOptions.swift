@@ -29,6 +29,8 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "A dub longer or shorter than the clip: fit (pad with silence or trim, with a note) or error.") var audioLength = "fit"
   @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
   @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
+  @Flag(help: "Do not calibrate the audio-to-landmark model to the speaker with the clip's own soundtrack.")
+  var noSpeakerCalibration = false
 
   func validate() throws {
     if window < 2 || overlap < 0 || overlap >= window { throw ValidationError("need --window ≥ 2 and 0 ≤ --overlap < --window.") }
@@ -75,6 +77,7 @@ struct EditMethodOptions: ParsableArguments {
     settings.emotion = emotion
     settings.audioLength = audioLength
     settings.emotionStrength = emotionStrength
+    settings.speakerCalibration = !noSpeakerCalibration
     return settings
   }
 }

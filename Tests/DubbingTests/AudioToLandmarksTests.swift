@@ -165,4 +165,25 @@ final class AudioToLandmarksTests: XCTestCase {
     XCTAssertEqual(LandmarkGeometry.pose(of: canonical).scale, 1, accuracy: 1e-9)
     XCTAssertEqual(LandmarkGeometry.pose(of: canonical).angle, 0, accuracy: 1e-9)
   }
+
+  /// The similarity fit recovers a known transform, and anchoring lays the prediction's nose on
+  /// the clip's and keeps the clip's eyes while the mouth keeps the prediction's shape.
+  func testTargetsAreAnchoredOnTheClipsNoseWithItsEyes() {
+    let clip = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 2)[1]
+    let original = clip.landmarks[3], other = clip.landmarks[9]
+    let known = Similarity2D(scale: 1.3, angle: 0.2, translation: SIMD2(7, -4))
+    let fit = LandmarkGeometry.similarity(from: original, to: original.map(known.apply))
+    XCTAssertEqual(fit.scale, known.scale, accuracy: 1e-9)
+    XCTAssertEqual(fit.angle, known.angle, accuracy: 1e-9)
+    XCTAssertEqual(simdLengthSquared(fit.translation - known.translation), 0, accuracy: 1e-12)
+
+    // A prediction with another frame's mouth, carried off by the alignment's error.
+    let predicted = other.map(known.apply)
+    let anchored = AudioToLandmarksInference.anchor(predicted, to: original)
+    for k in 36..<48 { XCTAssertEqual(anchored[k], original[k]) }
+    for k in 27..<36 { XCTAssertLessThan(simdLengthSquared(anchored[k] - original[k]).squareRoot(), 0.5) }
+    // The mouth: the other frame's, in the original's place.
+    let back = LandmarkGeometry.similarity(from: Array(anchored[27..<36]), to: Array(other[27..<36]))
+    for k in 48..<68 { XCTAssertLessThan(simdLengthSquared(back.apply(anchored[k]) - other[k]).squareRoot(), 1e-6) }
+  }
 }

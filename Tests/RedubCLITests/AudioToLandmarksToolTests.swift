@@ -305,4 +305,35 @@ final class AudioToLandmarksEmotionToolTests: XCTestCase {
     XCTAssertGreaterThan(halfCorners, 0.2 * corners)
     XCTAssertLessThan(halfCorners, corners, "half the strength, less of the move")
   }
+
+  /// --speaker-audio: the targets are the inference's with the speaker offsets from that
+  /// recording; dubbing the clip with its own speech, calibration brings the mouth closer to the
+  /// clip's own (the model's bias on this speaker removed); a silent recording is refused.
+  func testSpeakerAudioCalibratesTheTargets() throws {
+    let (_, model, clips) = try Self.trained()
+    let landmarks = try inputs(clips)
+    let own = try wav(clips[0].samples, "own.wav")
+    let plain = try predict(model, audio: own, landmarks: landmarks, [], name: "plain.safetensors")
+    XCTAssertEqual(plain.status, 0, plain.output)
+    let calibrated = try predict(model, audio: own, landmarks: landmarks, ["--speaker-audio", own], name: "calibrated.safetensors")
+    XCTAssertEqual(calibrated.status, 0, calibrated.output)
+    XCTAssertTrue(calibrated.output.contains("calibrated to the speaker"), calibrated.output)
+    let network = try AudioToLandmarksModel(contentsOf: URL(fileURLWithPath: model))
+    let track = try LandmarkTrack(contentsOf: URL(fileURLWithPath: landmarks))
+    let windows = SpeechInput.windows(try SpeechInput.samples(path: own), frames: track.frames.count, fps: track.frameRate)
+    let inference = AudioToLandmarksInference(model: network)
+    let original = track.frames.map(\.points)
+    let offsets = inference.speakerOffsets(ownWindows: windows, original: original, faceFound: track.frames.map(\.faceFound))
+    let want = inference.landmarks(dubWindows: windows, emotion: inference.emotionCode(windows: windows), original: original,
+                                   speakerOffsets: offsets)
+    XCTAssertLessThan(maxShift(calibrated.points, want), 1e-3, "the tool did not apply the speaker offsets")
+    let mouth = Array(48..<68)
+    let before = meanShift(plain.points, original, landmarks: mouth), after = meanShift(calibrated.points, original, landmarks: mouth)
+    print("own speech, mouth to the clip's: \(before) px uncalibrated, \(after) px calibrated")
+    XCTAssertLessThan(after, before, "calibrating on the speaker's own speech did not bring the mouth closer")
+    let silent = try wav([Float](repeating: 0, count: 16_000), "silent.wav")
+    let refused = try predict(model, audio: own, landmarks: landmarks, ["--speaker-audio", silent], name: "refused.safetensors")
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertTrue(refused.output.contains("silent"), refused.output)
+  }
 }

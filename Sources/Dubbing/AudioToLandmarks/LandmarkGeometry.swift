@@ -46,6 +46,25 @@ public enum LandmarkGeometry {
     return points.map(p.inverse)
   }
 
+  /// The similarity that maps `source` closest to `target` in least squares (same count, ≥ 2).
+  public static func similarity(from source: [SIMD2<Double>], to target: [SIMD2<Double>]) -> Similarity2D {
+    precondition(source.count == target.count && source.count >= 2, "similarity(from:to:) needs two matching point lists")
+    let n = Double(source.count)
+    let ms = source.reduce(.zero, +) / n, mt = target.reduce(.zero, +) / n
+    // As complex numbers: t − mt ≈ z · (s − ms), z = Σ conj(a)·b / Σ |a|².
+    var re = 0.0, im = 0.0, norm = 0.0
+    for (s, t) in zip(source, target) {
+      let a = s - ms, b = t - mt
+      re += a.x * b.x + a.y * b.y
+      im += a.x * b.y - a.y * b.x
+      norm += simdLengthSquared(a)
+    }
+    guard norm > 0 else { return Similarity2D(scale: 1, angle: 0, translation: mt - ms) }
+    let scale = (re * re + im * im).squareRoot() / norm, angle = atan2(im, re)
+    let rotated = Similarity2D(scale: scale, angle: angle, translation: .zero).apply(ms)
+    return Similarity2D(scale: scale, angle: angle, translation: mt - rotated)
+  }
+
   /// The clip's face centre and size over frames with a face: clip-normalized = (x − centre) / size.
   public static func clipFrame(_ frames: [[SIMD2<Double>]]) -> (center: SIMD2<Double>, size: Double) {
     precondition(!frames.isEmpty, "clipFrame needs at least one frame with a face")

@@ -10,6 +10,19 @@ public enum DemoModels {
   public static let generatorConfiguration = StyleGAN2Configuration(
     size: 64, styleDim: 64, mappingLayers: 2, channels: [4: 64, 8: 64, 16: 32, 32: 32, 64: 16])
 
+  /// The demo world's trained generator at `size` (64 or 128): the smoke set's network, with a
+  /// 128² level of 16 channels added for 128 — the demo's aligned crop spans about 190 pixels
+  /// of its 256² frames, so a 64² render is enlarged 3× and its mouth and eyes blur.
+  public static func trainedGeneratorConfiguration(size: Int) -> StyleGAN2Configuration {
+    precondition(size == 64 || size == 128, "the demo generator is 64² or 128²")
+    var c = generatorConfiguration
+    if size == 128 {
+      c = StyleGAN2Configuration(size: 128, styleDim: c.styleDim, mappingLayers: c.mappingLayers,
+                                 channels: c.channels.merging([128: 16]) { a, _ in a })
+    }
+    return c
+  }
+
   /// Writes the set into `folder` (created if needed): generator, LPIPS-VGG, FAN with one
   /// hourglass, S3FD, BiSeNet and an untrained audio-to-landmark model. No e4e: the job inverts
   /// by optimization.

@@ -45,6 +45,10 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var preferGPU = ["invert", "tune", "optimize", "stitch"]
   public var emotion = "auto"
   public var emotionStrength: Float = 1
+  /// Calibrate the audio-to-landmark model to the speaker with the clip's own soundtrack
+  /// (`AudioToLandmarksInference.speakerOffsets`); nil is on (optional so state folders written
+  /// before it still load). A clip without speech is edited uncalibrated, with a note.
+  public var speakerCalibration: Bool?
 
   public init() {}
 }

@@ -203,7 +203,14 @@ public struct EditStageRunner {
     let inference = AudioToLandmarksInference(model: model)
     let emotion: AudioToLandmarksInference.Emotion = settings.emotion == "auto" ? .auto : .named(settings.emotion)
     let code = try inference.emotionCode(emotion, dubWindows: windows, strength: settings.emotionStrength)
-    let target = inference.landmarks(dubWindows: windows, emotion: code, original: filled)
+    // Calibration to the speaker with the clip's own soundtrack; a clip without one (or a
+    // silent one) is edited uncalibrated, and the metric says so.
+    var offsets: [SIMD2<Double>]?
+    if settings.speakerCalibration ?? true, let own = try? SpeechInput.samples(path: clip.path), !SpeechInput.isSilent(own) {
+      let ownWindows = SpeechInput.windows(own, frames: track.frames.count, fps: reader.info.frameRate.doubleValue)
+      offsets = inference.speakerOffsets(ownWindows: ownWindows, original: filled, faceFound: track.frames.map(\.faceFound))
+    }
+    let target = inference.landmarks(dubWindows: windows, emotion: code, original: filled, speakerOffsets: offsets)
     // Crops and target landmarks in crop pixels, in chunks.
     var result = EditTaskResult()
     var chunk: [Tensor] = [], targets: [[SIMD2<Double>]] = [], chunkIndex = 0
@@ -234,7 +241,7 @@ public struct EditStageRunner {
     try JSONEncoder().encode(plan).write(to: planURL, options: .atomic)
     result.outputs["plan"] = planURL
     result.metrics = ["frames": Double(plan.frameCount), "edited": Double(editable.count), "missing": Double(missing.count),
-                      "dub_frames": Double(dubFrames)]
+                      "dub_frames": Double(dubFrames), "speaker_calibrated": offsets == nil ? 0 : 1]
     result.followUps = EditJobPlan.followUps(p, editableCount: editable.count)
     return result
   }
@@ -372,7 +379,7 @@ public struct EditStageRunner {
     for (j, i) in range.enumerated() {
       let latent = latents.slice(axis: 0, i..<(i + 1))
       let render = withFrozen(generator.parameters) { generator.synthesize(latent).detached() }
-      let face = BiSeNet.mask(parsing.logits(BiSeNet.normalize(rgb01: ((render + 1) * 0.5).clamped(min: 0, max: 1))))
+      let face = parsing.faceMask(rgb01: ((render + 1) * 0.5).clamped(min: 0, max: 1))
       images.append(stitching.stitch(original: originals.slice(axis: 0, j..<(j + 1)), latent: latent, masks: stitching.masks(faceMask: face)))
       masks.append(face)
       offer(images[j], row: 0, caption: "edited frame \(i), stitched")

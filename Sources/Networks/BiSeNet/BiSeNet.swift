@@ -121,6 +121,16 @@ public struct BiSeNet: Layer, Sendable {
     (x - Tensor([0.485, 0.456, 0.406], shape: [1, 3, 1, 1])) / Tensor([0.229, 0.224, 0.225], shape: [1, 3, 1, 1])
   }
 
+  /// The [N, 1, H, W] face mask of RGB images in [0, 1]. A network with an `inputSize` (a
+  /// reduced one trained at that size) reads the images resized to it, and its logits are
+  /// resized back, so a 128² render is parsed at the scale the network learned.
+  public func faceMask(rgb01 x: Tensor, classes: Set<FaceClass> = defaultFaceClasses) -> Tensor {
+    let size = (x.shape[2], x.shape[3])
+    guard let s = inputSize, (s, s) != size else { return Self.mask(logits(Self.normalize(rgb01: x)), classes: classes) }
+    let resized = Self.normalize(rgb01: x.resizeBilinear(to: (s, s), alignCorners: false))
+    return Self.mask(logits(resized).resizeBilinear(to: size, alignCorners: false), classes: classes)
+  }
+
   /// The most likely class of each pixel, [N, H, W] as class indices.
   public static func parsing(_ logits: Tensor) -> [[Int]] {
     precondition(logits.rank == 4, "BiSeNet.parsing: logits must be [N, C, H, W], got \(logits.shape)")

@@ -18,7 +18,10 @@ struct AudioToLandmarksTool: ParsableCommand {
       Frames of the clip without a face get no target (face_found 0) and stay unedited. \
       --emotion auto takes the emotion from the dub, a class name from the model's list its \
       mean; --emotion-audio REF takes it from another recording; --emotion-strength scales the \
-      move from neutral (0) to the chosen emotion (1).
+      move from neutral (0) to the chosen emotion (1). --speaker-audio CLIP (the clip itself, or \
+      its soundtrack) calibrates the model to the speaker: the model's error on the speaker's own \
+      speech against the clip's landmarks is corrected in the dub's targets, as `redub edit` \
+      does with the clip's soundtrack.
       """)
 
   enum AudioLength: String, ExpressibleByArgument, CaseIterable { case fit, error }
@@ -42,6 +45,9 @@ struct AudioToLandmarksTool: ParsableCommand {
 
   @Option(help: "From neutral (0) to the chosen emotion (1).")
   var emotionStrength: Float = 1
+
+  @Option(help: ArgumentHelp("The clip's own speech (the clip, or its soundtrack), to calibrate the model to the speaker.", valueName: "file"))
+  var speakerAudio: String?
 
   @Option(help: "A dub whose length differs from the clip's: fit (pad with silence or trim) or error.")
   var audioLength: AudioLength = .fit
@@ -89,7 +95,15 @@ struct AudioToLandmarksTool: ParsableCommand {
     let heard = zip(network.configuration.emotions, inference.emotionProbabilities(windows: windows))
       .map { String(format: "%@ %.0f%%", $0, $1 * 100) }.joined(separator: ", ")
     print("emotion heard in the dub: \(heard)")
-    let target = inference.landmarks(dubWindows: windows, emotion: code, original: filled)
+    var offsets: [SIMD2<Double>]?
+    if let speakerAudio {
+      let own = try SpeechInput.samples(path: speakerAudio)
+      if SpeechInput.isSilent(own) { throw AudioToLandmarksError.silentAudio(speakerAudio) }
+      let ownWindows = SpeechInput.windows(own, frames: frames, fps: track.frameRate)
+      offsets = inference.speakerOffsets(ownWindows: ownWindows, original: filled, faceFound: track.frames.map(\.faceFound))
+      print("calibrated to the speaker with \(speakerAudio)")
+    }
+    let target = inference.landmarks(dubWindows: windows, emotion: code, original: filled, speakerOffsets: offsets)
     let result = LandmarkTrack(
       frames: (0..<frames).map { t in
         track.frames[t].faceFound ? TrackedLandmarks(points: target[t], scores: track.frames[t].scores, source: track.frames[t].source) : .missing

@@ -12,7 +12,7 @@ struct TrainDemoWorld: ParsableCommand {
     abstract: "Train the demo's tiny models on the synthetic talking-face world.",
     discussion: """
       Renders random faces (module DemoWorld), crops them with the editing pipeline's own \
-      alignment and trains, in order: the 64² StyleGAN2 generator (as the decoder of a conditional \
+      alignment and trains, in order: the StyleGAN2 generator (128², or 64² with --generator-size) (as the decoder of a conditional \
       auto-encoder: an MLP turns each face's drawing parameters into its W code; L1 + MSE \
       reconstruction, the face weighted 4× the rest; no discriminator) on faces of a fixed cast of \
       speakers in random poses and expressions — the demo's speaker among them, as a studio would \
@@ -39,6 +39,9 @@ struct TrainDemoWorld: ParsableCommand {
 
   @Option(help: "Speakers in the generator's training cast (the demo's speaker is the first).")
   var cast = 24
+
+  @Option(help: "Side of the generator's square output: 64 or 128.")
+  var generatorSize = 128
 
   @Option(help: "Generator training steps.")
   var generatorSteps = 12000
@@ -69,6 +72,7 @@ struct TrainDemoWorld: ParsableCommand {
                           ("--speech-clips", speechClips), ("--fan-steps", fanSteps), ("--bisenet-steps", bisenetSteps), ("--audio-epochs", audioEpochs)] where value < 1 {
       throw ValidationError("\(name) must be at least 1.")
     }
+    if generatorSize != 64 && generatorSize != 128 { throw ValidationError("--generator-size must be 64 or 128.") }
     if !(featureWeight >= 0 && featureWeight.isFinite) { throw ValidationError("--feature-weight must be a number ≥ 0.") }
   }
 
@@ -96,7 +100,7 @@ struct TrainDemoWorld: ParsableCommand {
   }
 
   func trainGenerator(to url: URL, previews: URL) throws {
-    let configuration = DemoModels.generatorConfiguration
+    let configuration = DemoModels.trainedGeneratorConfiguration(size: generatorSize)
     let started = Date()
     var sampler = FaceSampler(seed: seed)
     let data = AlignedFaces.make(count: faces, cast: cast, cropSize: configuration.size, sampler: &sampler, threads: Runtime.threads)

@@ -1,4 +1,4 @@
-import DemoWorld
+@testable import DemoWorld
 import Foundation
 import Media
 import Networks
@@ -51,6 +51,41 @@ final class FaceNetworkTrainingTests: XCTestCase {
     XCTAssertLessThan(last, first * 0.7, "\(losses)")
     XCTAssertEqual(network.inputSize, 64)
     XCTAssertGreaterThan(DemoWorldTraining.evaluateBiSeNet(network, faces: 8), 0.5)
+  }
+
+  /// The shipped reduced BiSeNet (trained on 64² crops) parses a 128² render — the demo
+  /// generator's size — through `faceMask`, which reads it at 64²: as good a face mask as at its
+  /// own size, and better than the network reading 128² directly.
+  func testReducedBiSeNetReadsLargerRendersAtItsOwnSize() throws {
+    let url = try XCTUnwrap(TrainedModels.files.first { $0.lastPathComponent == "bisenet.safetensors" })
+    let network = try BiSeNet(contentsOf: url)
+    XCTAssertEqual(network.inputSize, 64)
+    var faces = DemoWorldTraining.TrainingFaces(seed: 0xE7A1)
+    var renderer = ProceduralFaceRenderer(width: DemoWorldTraining.frameSize, height: DemoWorldTraining.frameSize)
+    var none: SeededGenerator?
+    var images: [Tensor] = [], labels: [Int] = []
+    for _ in 0..<12 {
+      let example = DemoWorldTraining.parsingExample(renderer.render(faces.next()), inputSize: 128, rng: &none)
+      images.append(example.image)
+      labels += example.labels
+    }
+    let batch = Tensor.concat(images, axis: 0)
+    func iou(_ mask: Tensor) -> Double {
+      var intersection = 0, union = 0
+      let face = Set(BiSeNet.defaultFaceClasses.map(\.rawValue))
+      for (m, l) in zip(mask.scalars, labels) {
+        let (a, b) = (m > 0.5, face.contains(l))
+        if a && b { intersection += 1 }
+        if a || b { union += 1 }
+      }
+      return Double(intersection) / Double(max(union, 1))
+    }
+    let resized = iou(network.faceMask(rgb01: batch))
+    let direct = iou(BiSeNet.mask(network.logits(BiSeNet.normalize(rgb01: batch))))
+    print("reduced BiSeNet on 128² crops: face-mask IoU \(resized) read at 64², \(direct) read at 128²")
+    XCTAssertEqual(network.faceMask(rgb01: batch).shape.dims, [12, 1, 128, 128])
+    XCTAssertGreaterThan(resized, 0.85)
+    XCTAssertGreaterThanOrEqual(resized, direct)
   }
 
   func testCrossEntropyAndIoU() {

@@ -108,11 +108,12 @@ final class EditCommandTests: XCTestCase {
   }
 }
 
-/// `redub demo`, short: every stage runs on the built-in data with the trained demo models, a
-/// playable video with the dub comes out, the edit leaves what lies outside the face alone, and
-/// the measurement against the ground truth is written. (The goal — the edited mouth at
-/// most half as far from the truth as the unedited one — is not met by the shipped models yet,
-/// so this test does not assert it; see README, "The measured edit".)
+/// `redub demo`, short (the first second of the clip, 15 steps): every stage runs on the
+/// built-in data with the trained demo models, a playable video with the dub comes out, the edit
+/// leaves what lies outside the face alone, and the edited mouth is measurably closer to the
+/// ground truth's than the unedited one (measured 0.81 of it on 2026-12-06; asserted ≤ 0.9, so
+/// a change that loses the method's effect fails here). The goal of ≤ 0.5 is not met by
+/// the shipped models yet (README, "The measured edit").
 final class DemoCommandTests: XCTestCase {
   func testDemoRunsTheWholeJobAndMeasuresIt() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-demo-\(UUID().uuidString)")
@@ -140,10 +141,12 @@ final class DemoCommandTests: XCTestCase {
       XCTAssertTrue(distance > 0 && distance < 20, "\(key) \(distance) px\n\(demoOutput)")
     }
     XCTAssertGreaterThanOrEqual(try XCTUnwrap(m["psnrOutsideFace"] as? Double), 40, demoOutput)
+    let edited = try XCTUnwrap(m["editedMouthDistance"] as? Double), unedited = try XCTUnwrap(m["uneditedMouthDistance"] as? Double)
+    XCTAssertLessThanOrEqual(edited, 0.9 * unedited, "the edit did not bring the mouth closer to the truth\n\(demoOutput)")
     XCTAssertTrue(demoOutput.contains("mouth landmark distance (M-LD) to the ground truth"), demoOutput)
     XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8).contains("ground truth"))
   }
 
-  static let frames = 12
-  static let steps = 8
+  static let frames = 24
+  static let steps = 15
 }

@@ -11,8 +11,9 @@ public enum DemoModels {
     size: 64, styleDim: 64, mappingLayers: 2, channels: [4: 64, 8: 64, 16: 32, 32: 32, 64: 16])
 
   /// The demo world's trained generator at `size` (64 or 128): the smoke set's network, with a
-  /// 128² level of 16 channels added for 128 — the demo's aligned crop spans about 190 pixels
-  /// of its 256² frames, so a 64² render is enlarged 3× and its mouth and eyes blur.
+  /// 128² level of 16 channels added for 128 (the demo's aligned crop spans about 190 pixels of
+  /// its 256² frames, so a 64² render is enlarged 3×). The shipped one is 64²: the 128² one took
+  /// 2.5× the training and the edit 3×, and measured no better (README, "The measured edit").
   public static func trainedGeneratorConfiguration(size: Int) -> StyleGAN2Configuration {
     precondition(size == 64 || size == 128, "the demo generator is 64² or 128²")
     var c = generatorConfiguration
@@ -41,14 +42,14 @@ public enum DemoModels {
     try AudioToLandmarksModel(seed: seed).write(to: models.path(.audioToLandmarks), extraMetadata: ["demo": "untrained"])
   }
 
-  /// Adds a reduced-width e4e encoder (width 16, the demo generator's 10 × 64 codes) with seeded
+  /// Adds a reduced-width e4e encoder (width 16, sized for the folder's generator) with seeded
   /// random weights and the generator's mean latent as `latent_avg`, so jobs on the demo set can
   /// take their pivots from an encoder. Its codes are scaled down (an untrained encoder's raw
   /// codes would put every pivot far from the generator's latent space).
   public static func writeEncoder(to folder: URL, seed: UInt64 = 1) throws {
     let models = ModelFolder(folder)
-    let c = generatorConfiguration
     let generator = try StyleGAN2Generator(contentsOf: models.path(.generator))
+    let c = generator.configuration
     let encoder = E4EEncoder(generatorSize: c.size, width: 16, styleDim: c.styleDim)
     randomize(encoder, seed: seed &+ 77)
     for (name, p) in encoder.namedParameters where name.hasPrefix("styles.") && name.hasSuffix(".linear.weight") {

@@ -83,8 +83,8 @@ struct ModelsDemo: ParsableCommand {
   func run() throws {
     let url = URL(fileURLWithPath: folder)
     try DemoModels.write(to: url, seed: seed)
-    if withEncoder { try DemoModels.writeEncoder(to: url, seed: seed) }
     if untrained {
+      if withEncoder { try DemoModels.writeEncoder(to: url, seed: seed) }
       print("wrote the seeded random demo model set (a smoke set, not a real model) to \(folder)")
       return
     }
@@ -92,6 +92,8 @@ struct ModelsDemo: ParsableCommand {
     guard !installed.isEmpty else {
       throw ValidationError("this redub was built without the demo's trained models (Sources/DemoWorld/TrainedModels); remake them with scripts/train-demo-models.sh, or use --untrained")
     }
+    // After the trained generator: the encoder is sized for it.
+    if withEncoder { try DemoModels.writeEncoder(to: url, seed: seed) }
     let clip = url.appendingPathComponent("demo-clip")
     try DemoCommand.clip(frames: nil).write(to: clip)
     print("wrote the demo model set to \(folder) (trained: \(installed.joined(separator: ", ")); seeded: the rest)")

@@ -12,7 +12,7 @@ struct TrainDemoWorld: ParsableCommand {
     abstract: "Train the demo's tiny models on the synthetic talking-face world.",
     discussion: """
       Renders random faces (module DemoWorld), crops them with the editing pipeline's own \
-      alignment and trains, in order: the StyleGAN2 generator (128², or 64² with --generator-size) (as the decoder of a conditional \
+      alignment and trains, in order: the StyleGAN2 generator (64², or 128² with --generator-size 128) (as the decoder of a conditional \
       auto-encoder: an MLP turns each face's drawing parameters into its W code; L1 + MSE \
       reconstruction, the face weighted 4× the rest; no discriminator) on faces of a fixed cast of \
       speakers in random poses and expressions — the demo's speaker among them, as a studio would \
@@ -41,7 +41,7 @@ struct TrainDemoWorld: ParsableCommand {
   var cast = 24
 
   @Option(help: "Side of the generator's square output: 64 or 128.")
-  var generatorSize = 128
+  var generatorSize = 64
 
   @Option(help: "Generator training steps.")
   var generatorSteps = 12000

@@ -1,4 +1,5 @@
 import Foundation
+import Networks
 import Tensors
 import XCTest
 
@@ -37,8 +38,12 @@ final class ModelsCommandTests: XCTestCase {
   func testDemoSetShipsTheTrainedNetworksAndTheDemoClip() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-models-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
-    var (status, output) = try CLITests.redub(["models", "demo", folder.path])
+    var (status, output) = try CLITests.redub(["models", "demo", "--with-encoder", folder.path])
     XCTAssertEqual(status, 0, output)
+    // The encoder is sized for the installed (trained) generator, not the seeded one it replaced.
+    let generator = try StyleGAN2Generator(contentsOf: folder.appendingPathComponent("stylegan2.safetensors"))
+    let encoder = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("e4e.safetensors"))
+    XCTAssertEqual(try encoder.tensor("latent_avg").shape.dims, [generator.configuration.latentCount, generator.configuration.styleDim])
     for name in ["stylegan2", "fan", "bisenet", "audio2landmarks"] {
       XCTAssertTrue(output.contains("\(name).safetensors"), output)
       let metadata = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("\(name).safetensors")).metadata

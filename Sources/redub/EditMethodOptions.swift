@@ -29,7 +29,7 @@ struct EditMethodOptions: ParsableArguments {
   @Option(help: "A dub longer or shorter than the clip: fit (pad with silence or trim, with a note) or error.") var audioLength = "fit"
   @Option(help: "auto, or one of the audio-to-landmark model's emotions.") var emotion = "auto"
   @Option(help: "From neutral (0) to the chosen emotion (1).") var emotionStrength: Float = 1
-  @Flag(help: "Do not calibrate the audio-to-landmark model to the speaker with the clip's own soundtrack.")
+  @Flag(help: "Do not calibrate the audio-to-landmark model to the speaker with the clip's soundtrack (use when it is not the speaker's own speech: music, a mixed or foreign track).")
   var noSpeakerCalibration = false
 
   func validate() throws {

@@ -47,7 +47,8 @@ public struct EditSettings: Codable, Sendable, Equatable {
   public var emotionStrength: Float = 1
   /// Calibrate the audio-to-landmark model to the speaker with the clip's own soundtrack
   /// (`AudioToLandmarksInference.speakerOffsets`); nil is on (optional so state folders written
-  /// before it still load). A clip without speech is edited uncalibrated, with a note.
+  /// before it still load). A clip without a soundtrack, or a silent one, is edited uncalibrated
+  /// (the prepare task's metric `speaker_calibrated` is 0).
   public var speakerCalibration: Bool?
 
   public init() {}

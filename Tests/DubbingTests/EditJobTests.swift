@@ -1,5 +1,6 @@
 import DemoWorld
 import Foundation
+import Tensors
 import XCTest
 
 @testable import Dubbing
@@ -120,5 +121,30 @@ final class EditJobTests: XCTestCase {
     XCTAssertThrowsError(try run(first)) { error in
       XCTAssertTrue("\(error)".contains("clip.mp4"), "\(error)")
     }
+  }
+
+  /// Prepare calibrates the targets to the speaker with the clip's own soundtrack by default
+  /// (metric `speaker_calibrated` 1) and not with `speakerCalibration` false (0): the targets
+  /// differ, the crops do not.
+  func testPrepareCalibratesTheTargetsWithTheClipsSoundtrack() throws {
+    var settings = EditSettings()
+    settings.fanInputSize = 64
+    let models = ModelFolder(root.appendingPathComponent("models"))
+    // The trained demo model: the seeded one returns the clip's own landmarks whatever it hears,
+    // so there would be nothing to calibrate.
+    let trained = try XCTUnwrap(TrainedModels.files.first { $0.lastPathComponent == "audio2landmarks.safetensors" })
+    try FileManager.default.removeItem(at: models.path(.audioToLandmarks))
+    try FileManager.default.copyItem(at: trained, to: models.path(.audioToLandmarks))
+    let calibrated = try LocalEdit.firstTask(settings: settings, models: models, hasLandmarks: true)
+    var plain = calibrated
+    plain.parameters.settings.speakerCalibration = false
+    let on = try run(calibrated), off = try run(plain)
+    XCTAssertEqual(on.metrics["speaker_calibrated"], 1)
+    XCTAssertEqual(off.metrics["speaker_calibrated"], 0)
+    let chunk = EditJobPlan.chunkName("crops", 0)
+    let a = try SafeTensorsFile(contentsOf: try XCTUnwrap(on.outputs[chunk])), b = try SafeTensorsFile(contentsOf: try XCTUnwrap(off.outputs[chunk]))
+    XCTAssertEqual(try a.tensor("crops").scalars, try b.tensor("crops").scalars)
+    let shift = zip(try a.tensor("targets").scalars, try b.tensor("targets").scalars).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertGreaterThan(shift, 1e-3, "calibration left the targets as they were")
   }
 }

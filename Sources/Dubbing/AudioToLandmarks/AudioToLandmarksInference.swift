@@ -47,11 +47,10 @@ public struct AudioToLandmarksInference {
   }
 
   /// windows [T, 28, 12] of the dub, one per clip frame; `original` the clip's landmarks in
-  /// pixels (frames without a face already filled) → target landmarks in pixels. With
-  /// `anchored` (the default) each frame's prediction is then snapped onto the clip's own face
-  /// (`anchor(_:to:)`); `speakerOffsets` (from `speakerOffsets(ownWindows:original:faceFound:)`)
-  /// are added in each frame's pose.
-  public func landmarks(dubWindows: Tensor, emotion: Tensor, original: [[SIMD2<Double>]], anchored: Bool = true,
+  /// pixels (frames without a face already filled) → target landmarks in pixels. Each frame's
+  /// prediction is snapped onto the clip's own face (`anchor(_:to:)`); `speakerOffsets` (from
+  /// `speakerOffsets(ownWindows:original:faceFound:)`) are added in each frame's pose.
+  public func landmarks(dubWindows: Tensor, emotion: Tensor, original: [[SIMD2<Double>]],
                         speakerOffsets: [SIMD2<Double>]? = nil) -> [[SIMD2<Double>]] {
     let frames = original.count
     precondition(dubWindows.shape[0] == frames, "one MFCC window per clip frame: \(dubWindows.shape[0]) for \(frames)")
@@ -70,7 +69,7 @@ public struct AudioToLandmarksInference {
         let point = SIMD2<Double>(Double(v[i]), Double(v[i + 1]))
         return point * size + center
       }
-      var points = anchored ? Self.anchor(predicted, to: original[t]) : predicted
+      var points = Self.anchor(predicted, to: original[t])
       if let offsets = speakerOffsets {
         let pose = LandmarkGeometry.pose(of: original[t])
         let turn = Similarity2D(scale: pose.scale, angle: pose.angle, translation: .zero)

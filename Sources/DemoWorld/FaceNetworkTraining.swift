@@ -184,19 +184,20 @@ public enum DemoWorldTraining {
   }
 
   /// Measures `fan` on `faces` held-out renders (faces from `seed`, which training seeds should
-  /// not share): landmarks decoded with `FANLandmarks.decode` from the aligned crop (mapped back
+  /// not share): landmarks decoded with `FANLandmarks.decode` (`refinement`) from the aligned crop (mapped back
   /// through the crop) and from the landmarks' box crop (`FANLandmarkEstimator`), against the
   /// landmarks the faces were drawn from.
-  public static func evaluateFAN(_ fan: FAN, faces count: Int = 100, seed: UInt64 = 0xE7A1) -> FANEvaluation {
+  public static func evaluateFAN(_ fan: FAN, faces count: Int = 100, seed: UInt64 = 0xE7A1,
+                                 refinement: FANLandmarks.Refinement = .subpixel) -> FANEvaluation {
     var faces = TrainingFaces(seed: seed)
     var renderer = ProceduralFaceRenderer(width: frameSize, height: frameSize)
-    let estimator = FANLandmarkEstimator(network: fan)
+    let estimator = FANLandmarkEstimator(network: fan, refinement: refinement)
     var measured: [FANCrop: [(truth: [SIMD2<Double>], found: [SIMD2<Double>])]] = [:]
     for _ in 0..<count {
       let face = renderer.render(faces.next())
       let truth = points(face)
       let crop = FaceCrop(quad: FaceQuad(landmarks: FaceLandmarks(truth)), size: fan.inputSize)
-      let decoded = FANLandmarks.decode(fan.heatmaps(crop.crop(face.image)))[0]
+      let decoded = FANLandmarks.decode(fan.heatmaps(crop.crop(face.image)), refinement: refinement)[0]
       let aligned = decoded.heatmapPoints.map { crop.toFrame(SIMD2(Double($0.x), Double($0.y)) * 4) }
       measured[.aligned, default: []].append((truth, aligned))
       let boxed = estimator.landmarks(in: face.image, frame: FANCropFrame(box: box(around: truth))).points

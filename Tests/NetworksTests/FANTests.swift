@@ -175,6 +175,40 @@ final class FANTests: XCTestCase {
     // (p + 1) · 64/400 − … = 31.16, 17.16 → truncated 31, 17.
     XCTAssertEqual(maps[0, 0, 17, 31], 1)
   }
+
+  func testExactTargetsDecodeSubpixelBackToTheirPoints() {
+    // Exact placement centres the Gaussian at c − ½ (c: the package's transform of p + 1), the
+    // average of where truncation puts it; sub-pixel decoding finds that centre again, so
+    // landmarks come back as p + 1 (the package's offset) to a small fraction of a pixel, where
+    // the quarter-pixel step leaves up to ⅜ of a heatmap pixel.
+    let frame = FANCropFrame(center: SIMD2(500, 400), scale: 2)  // 6.25 image px per heatmap px
+    var rng = SystemRandomNumberGenerator()
+    let points = (0..<68).map { _ in SIMD2(Double.random(in: 340...660, using: &rng), Double.random(in: 240...560, using: &rng)) }
+    let maps = FANTargetHeatmaps.render(landmarks: [points], frames: [frame], placement: .exact)
+    let exact = FANLandmarks.decode(maps, refinement: .subpixel)[0].imagePoints(frame: frame)
+    let quarter = FANLandmarks.decode(maps)[0].imagePoints(frame: frame)
+    var worstExact = 0.0, worstQuarter = 0.0
+    for (p, (a, b)) in zip(points, zip(exact, quarter)) {
+      worstExact = max(worstExact, abs(a.x - p.x - 1), abs(a.y - p.y - 1))
+      worstQuarter = max(worstQuarter, abs(b.x - p.x - 1), abs(b.y - p.y - 1))
+    }
+    XCTAssertLessThan(worstExact, 0.1 * 6.25, "sub-pixel: within a tenth of a heatmap pixel")
+    XCTAssertGreaterThan(worstQuarter, 0.2 * 6.25, "the quarter-pixel grid is coarser")
+    // A point whose c − ½ is a whole pixel draws exactly the truncated kernel.
+    let onGrid = [SIMD2<Double>(40 * 4 + 1, 20 * 4 + 1)]  // c = (p + 1)/4 = (40.5, 20.5)
+    let a = FANTargetHeatmaps.render(cropLandmarks: [onGrid], placement: .exact)
+    let b = FANTargetHeatmaps.render(cropLandmarks: [onGrid])
+    XCTAssertEqual(b[0, 0, 20, 40], 1)
+    for (x, y) in zip(a.scalars, b.scalars) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+  }
+
+  func testSubpixelDecodingOfAnEmptyOrOneHotMap() {
+    var maps = Tensor(zeros: [1, 2, 16, 16])
+    maps[0, 1, 7, 3] = 1
+    let face = FANLandmarks.decode(maps, refinement: .subpixel)[0]
+    XCTAssertEqual(face.heatmapPoints[0], SIMD2(0.5, 0.5), "an all-zero map falls back to the maximum")
+    XCTAssertEqual(face.heatmapPoints[1], SIMD2(3.5, 7.5))
+  }
 }
 
 /// Independent values for the target-heatmap test.

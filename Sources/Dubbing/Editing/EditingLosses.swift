@@ -56,10 +56,12 @@ public struct LandmarkHeatmapLoss: Sendable {
   }
 
   /// Target heatmaps [N, 68, size, size] from landmarks in pixels of an R-pixel aligned crop, as
-  /// face-alignment draws them for a 256² input.
+  /// face-alignment draws them for a 256² input but centred exactly (`.exact` placement): its
+  /// truncation to whole heatmap pixels would hide target movements smaller than a pixel.
   public static func targetHeatmaps(cropLandmarks: [[SIMD2<Double>]], cropSize: Int, heatmapSize: Int = FAN.heatmapSize) -> Tensor {
     let scale = Double(FAN.inputSize) / Double(cropSize)
-    return FANTargetHeatmaps.render(cropLandmarks: cropLandmarks.map { $0.map { ($0 + 0.5) * scale - 0.5 } }, size: heatmapSize)
+    return FANTargetHeatmaps.render(cropLandmarks: cropLandmarks.map { $0.map { ($0 + 0.5) * scale - 0.5 } }, size: heatmapSize,
+                                    placement: .exact)
   }
 
   public func callAsFunction(_ heatmaps: Tensor, target: Tensor) -> Tensor {

@@ -33,16 +33,22 @@ public struct S3FDFaceDetector: FaceDetecting {
 
 /// FAN on a crop of the frame through a face-alignment crop frame, at the network's input size
 /// (256² for the published network); landmarks come back in frame pixels with their heatmap
-/// peaks as scores.
+/// peaks as scores. Sub-pixel decoding by default: face-alignment's quarter-pixel step puts
+/// points on a grid of a quarter heatmap pixel, coarser than the mouth movements an edit is
+/// measured by once the heatmaps are small (`.quarterPixel` reproduces the package's points).
 public struct FANLandmarkEstimator: LandmarkEstimating {
   public let network: FAN
+  public var refinement: FANLandmarks.Refinement
 
-  public init(network: FAN) { self.network = network }
+  public init(network: FAN, refinement: FANLandmarks.Refinement = .subpixel) {
+    self.network = network
+    self.refinement = refinement
+  }
 
   public func landmarks(in image: RGBImage, frame: FANCropFrame) -> (points: [SIMD2<Double>], scores: [Float]) {
     let crop = Self.crop(frame: frame, size: network.inputSize)
     let heatmaps = network.heatmaps(crop.crop(image))
-    let face = FANLandmarks.decode(heatmaps)[0]
+    let face = FANLandmarks.decode(heatmaps, refinement: refinement)[0]
     return (face.imagePoints(frame: frame, heatmapSize: heatmaps.shape[3]), face.scores)
   }
 

@@ -27,9 +27,10 @@ public struct FANTrainer {
   }
 
   /// Targets for landmarks in image pixels seen through face-alignment crop frames (the crops
-  /// `FANLandmarkEstimator` reads): face-alignment's own targets (`FANTargetHeatmaps`).
+  /// `FANLandmarkEstimator` reads): face-alignment's targets (`FANTargetHeatmaps`), centred
+  /// exactly like L_fan's so the network learns sub-pixel positions.
   public static func frameTargets(landmarks: [[SIMD2<Double>]], frames: [FANCropFrame], inputSize: Int) -> Tensor {
-    FANTargetHeatmaps.render(landmarks: landmarks, frames: frames, size: inputSize / 4)
+    FANTargetHeatmaps.render(landmarks: landmarks, frames: frames, size: inputSize / 4, placement: .exact)
   }
 
   /// The training loss: the sum over hourglass modules of the mean squared heatmap error

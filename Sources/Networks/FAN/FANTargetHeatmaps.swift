@@ -6,7 +6,22 @@ import Tensors
 /// package's float32 `transform`, truncated to integers) and a 13×13 Gaussian of standard
 /// deviation 3.25 pixels and peak 1 is added there (`draw_gaussian` with σ = 2, with its
 /// 1-based clipping at the borders), then values are capped at 1.
+///
+/// `.exact` placement draws the same Gaussian centred where the landmark falls, between pixels:
+/// the truncation moves a point by up to a heatmap pixel (6 frame pixels for the demo's 32²
+/// heatmaps), more than the mouth movements L_fan has to steer. The centre is the truncated
+/// position's average (`c − ½` for the transform's value c), so a FAN trained on truncated
+/// targets and `FANLandmarks.decode` agree with it.
 public enum FANTargetHeatmaps {
+  public enum Placement: Sendable {
+    /// face-alignment's: the Gaussian's peak on the truncated pixel.
+    case truncated
+    /// The Gaussian centred at the exact (sub-pixel) position.
+    case exact
+  }
+
+  /// The kernel's standard deviation in heatmap pixels (`_gaussian`'s sigma 0.25 of 13).
+  static let sigma = 0.25 * 13
   /// The 13×13 kernel of `_gaussian(size=13)`: exp(−((j+1−7)² + (i+1−7)²) / (2·3.25²)).
   static let kernel: [Float] = (0..<169).map { idx in
     let (i, j) = (idx / 13, idx % 13)
@@ -16,7 +31,7 @@ public enum FANTargetHeatmaps {
 
   /// [faces.count, L, size, size] heatmaps for `landmarks[f]` (image pixels) in `frames[f]`.
   public static func render(
-    landmarks: [[SIMD2<Double>]], frames: [FANCropFrame], size: Int = FAN.heatmapSize
+    landmarks: [[SIMD2<Double>]], frames: [FANCropFrame], size: Int = FAN.heatmapSize, placement: Placement = .truncated
   ) -> Tensor {
     precondition(landmarks.count == frames.count, "FANTargetHeatmaps: \(landmarks.count) faces, \(frames.count) frames")
     let count = landmarks.first?.count ?? FAN.landmarkCount
@@ -24,18 +39,43 @@ public enum FANTargetHeatmaps {
     return Tensor(shape: [landmarks.count, count, size, size]) { out in
       for (f, points) in landmarks.enumerated() {
         for (k, point) in points.enumerated() {
-          let at = heatmapPixel(point, frame: frames[f], resolution: size)
           let plane = UnsafeMutableBufferPointer(rebasing: out[((f * count + k) * size * size)...])
-          draw(into: plane, size: size, x: at.x + 1, y: at.y + 1)
+          switch placement {
+          case .truncated:
+            let at = heatmapPixel(point, frame: frames[f], resolution: size)
+            draw(into: plane, size: size, x: at.x + 1, y: at.y + 1)
+          case .exact:
+            let c = frames[f].cropPoint(point + 1, resolution: Double(size))
+            drawExact(into: plane, size: size, center: c - 0.5)
+          }
         }
       }
     }
   }
 
   /// Landmarks given directly in pixels of FAN's 256² input crop.
-  public static func render(cropLandmarks: [[SIMD2<Double>]], size: Int = FAN.heatmapSize) -> Tensor {
+  public static func render(cropLandmarks: [[SIMD2<Double>]], size: Int = FAN.heatmapSize, placement: Placement = .truncated) -> Tensor {
     render(landmarks: cropLandmarks, frames: Array(repeating: .identity(size: FAN.inputSize), count: cropLandmarks.count),
-           size: size)
+           size: size, placement: placement)
+  }
+
+  /// The kernel centred at `center` (0-based heatmap pixels, sub-pixel) over the 13 pixels each
+  /// way it spans, added and capped at 1 like `draw`.
+  static func drawExact(into image: UnsafeMutableBufferPointer<Float>, size: Int, center: SIMD2<Double>) {
+    guard center.x.isFinite && center.y.isFinite else { return }
+    let reach = 6.5
+    let x0 = max(0, Int((center.x - reach).rounded(.up))), x1 = min(size - 1, Int((center.x + reach).rounded(.down)))
+    let y0 = max(0, Int((center.y - reach).rounded(.up))), y1 = min(size - 1, Int((center.y + reach).rounded(.down)))
+    guard x0 <= x1 && y0 <= y1 else { return }
+    let scale = -1 / (2 * sigma * sigma)
+    for iy in y0...y1 {
+      let dy = Double(iy) - center.y
+      for ix in x0...x1 {
+        let dx = Double(ix) - center.x
+        let v = image[iy * size + ix] + Float(exp((dx * dx + dy * dy) * scale))
+        image[iy * size + ix] = min(v, 1)
+      }
+    }
   }
 
   /// The package's `transform(point + 1, center, scale, resolution)`: a float32 affine map, then

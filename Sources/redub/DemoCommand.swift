@@ -34,6 +34,9 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "λ_fan of the window optimization (default: the paper's 5e-3, as `redub edit`).")
   var fanWeight: Float?
 
+  @Option(help: ArgumentHelp("L_fan's landmark weights by group, as `redub edit` (e.g. mouth=3,eyes=2,jaw=1).", valueName: "group=weight,..."))
+  var landmarkWeights: String?
+
   @Option(help: "Use only the demo clip's first N frames (default: all).")
   var frames: Int?
 
@@ -44,6 +47,9 @@ struct DemoCommand: ParsableCommand {
     if steps < 1 { throw ValidationError("--steps must be at least 1.") }
     if let frames, frames < 2 { throw ValidationError("--frames must be at least 2.") }
     if let fanWeight, !(fanWeight >= 0 && fanWeight.isFinite) { throw ValidationError("--fan-weight must be a number ≥ 0.") }
+    if let landmarkWeights {
+      do { _ = try LandmarkGroup.weights(landmarkWeights) } catch { throw ValidationError("--landmark-weights: \(error)") }
+    }
   }
 
   func run() throws {
@@ -59,8 +65,10 @@ struct DemoCommand: ParsableCommand {
     let output = root.appendingPathComponent("output.mp4")
     var settings = try Self.settings(steps: steps, models: ModelFolder(demo.models))
     if let fanWeight { settings.fanWeight = fanWeight }
+    if let landmarkWeights { settings.landmarkWeights = try LandmarkGroup.weights(landmarkWeights) }
     // One state folder per setting, so a rerun with other settings does not reuse results.
-    let state = root.appendingPathComponent("state-\(steps)" + (fanWeight.map { "-fan\($0)" } ?? ""))
+    let weightsName = landmarkWeights.map { "-" + $0.filter { $0.isLetter || $0.isNumber || $0 == "." || $0 == "=" }.replacingOccurrences(of: "=", with: "") }
+    let state = root.appendingPathComponent("state-\(steps)" + (fanWeight.map { "-fan\($0)" } ?? "") + (weightsName ?? ""))
     let edit = try LocalEdit(
       inputs: .init(clip: demo.inputs.clip.path, audio: demo.inputs.dub.path, models: demo.models.path,
                     landmarks: demo.inputs.clipLandmarks.path, output: output.path),
@@ -148,7 +156,7 @@ struct DemoCommand: ParsableCommand {
     var measurement = try DemoMeasurement.measure(
       edited: output.path, clip: demo.inputs.clip.path, truth: demo.inputs.truth.path, talking: demo.clip, seamMetric: seamMetric,
       landmarks: { FaceBoxLandmarks(boxes: boxes, estimator: FANLandmarkEstimator(network: fan), path: demo.inputs.truthLandmarks.path) },
-      describe: "the demo FAN in the ground truth's face boxes, on every video") { what, done, total in
+      describe: "the demo FAN in the ground truth's face boxes, decoded sub-pixel, on every video") { what, done, total in
         if done <= 1 || bar == nil { bar = ProgressBar(title: "   " + what, total: total) }
         bar!.update(done)
       }

@@ -23,7 +23,8 @@ struct EvalCommand: ParsableCommand {
       folder's s3fd.safetensors and fan.safetensors, or, with --face-boxes, measured by \
       fan.safetensors inside face boxes taken from a landmark file (each frame's box is the \
       bounding box of that file's landmarks: give the reference clip's known landmarks when \
-      no face detector is trained, as in the demo world); frames without a face on either side are \
+      no face detector is trained, as in the demo world); FAN heatmaps are decoded sub-pixel \
+      (--landmark-decoding quarter-pixel gives face-alignment's points); frames without a face on either side are \
       left out of those means and listed. Without --models, LPIPS (and detected landmarks) are \
       left out with a note. Both clips must have the same frame count and size. \
       --json prints the whole result (every frame and the means) as JSON; --output FILE also \
@@ -56,6 +57,11 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "The short side, in pixels, frames are resized to for LPIPS.")
   var lpipsSize = 256
 
+  @Option(help: ArgumentHelp(
+    "How FAN heatmaps become points: subpixel (the centroid around the maximum) or quarter-pixel (face-alignment's step; its grid is a quarter heatmap pixel).",
+    valueName: "subpixel|quarter-pixel"))
+  var landmarkDecoding = "subpixel"
+
   @Option(help: "Longest side, in pixels, of the frame the face detector sees.")
   var detectionSize = 640
 
@@ -73,6 +79,15 @@ struct EvalCommand: ParsableCommand {
   func validate() throws {
     if lpipsSize < 16 { throw ValidationError("--lpips-size must be at least 16.") }
     if detectionSize < 32 { throw ValidationError("--detection-size must be at least 32.") }
+    _ = try refinement()
+  }
+
+  func refinement() throws -> FANLandmarks.Refinement {
+    switch landmarkDecoding {
+    case "subpixel": .subpixel
+    case "quarter-pixel": .quarterPixel
+    default: throw ValidationError("--landmark-decoding must be subpixel or quarter-pixel, not '\(landmarkDecoding)'.")
+    }
   }
 
   func run() throws {
@@ -107,14 +122,16 @@ struct EvalCommand: ParsableCommand {
         }
         let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
         let url = URL(fileURLWithPath: faceBoxes)
-        detect = { try FaceBoxLandmarks(contentsOf: url, estimator: FANLandmarkEstimator(network: fan)) }
+        let refinement = try refinement()
+        detect = { try FaceBoxLandmarks(contentsOf: url, estimator: FANLandmarkEstimator(network: fan, refinement: refinement)) }
       } else if editedLandmarks == nil || referenceLandmarks == nil {
         if folder.has(.detector) && folder.has(.fan) {
           let s3fd = try folder.load(.detector) { try S3FD(contentsOf: $0) }
           let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
-          let size = detectionSize
+          let size = detectionSize, refinement = try refinement()
           detect = {
-            LandmarkTracker(detector: S3FDFaceDetector(network: s3fd, maximumSide: size), estimator: FANLandmarkEstimator(network: fan))
+            LandmarkTracker(detector: S3FDFaceDetector(network: s3fd, maximumSide: size),
+                            estimator: FANLandmarkEstimator(network: fan, refinement: refinement))
           }
         } else {
           notes.append("landmarks cannot be detected: the models folder lacks \(ModelRole.detector.fileName) or \(ModelRole.fan.fileName)")

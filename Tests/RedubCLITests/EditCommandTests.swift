@@ -110,10 +110,10 @@ final class EditCommandTests: XCTestCase {
 
 /// `redub demo`, short (the first second of the clip, 15 steps): every stage runs on the
 /// built-in data with the trained demo models, a playable video with the dub comes out, the edit
-/// leaves what lies outside the face alone, and the edited mouth is measurably closer to the
-/// ground truth's than the unedited one (measured 0.81 of it on 2026-12-06; asserted ≤ 0.9, so
-/// a change that loses the method's effect fails here). The goal of ≤ 0.5 is not met by
-/// the shipped models yet (README, "The measured edit").
+/// leaves what lies outside the face alone, the seam stays within the goal, and the edited
+/// mouth is much closer to the ground truth's than the unedited one (measured 0.48 of it on
+/// 2026-12-06 with the 6,000-step FAN and sub-pixel landmarks; asserted ≤ 0.6, so a change that
+/// loses part of the method's effect fails here; README, "The measured edit").
 final class DemoCommandTests: XCTestCase {
   func testDemoRunsTheWholeJobAndMeasuresIt() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redub-demo-\(UUID().uuidString)")
@@ -142,7 +142,8 @@ final class DemoCommandTests: XCTestCase {
     }
     XCTAssertGreaterThanOrEqual(try XCTUnwrap(m["psnrOutsideFace"] as? Double), 40, demoOutput)
     let edited = try XCTUnwrap(m["editedMouthDistance"] as? Double), unedited = try XCTUnwrap(m["uneditedMouthDistance"] as? Double)
-    XCTAssertLessThanOrEqual(edited, 0.9 * unedited, "the edit did not bring the mouth closer to the truth\n\(demoOutput)")
+    XCTAssertLessThanOrEqual(edited, 0.6 * unedited, "the edit did not bring the mouth close enough to the truth\n\(demoOutput)")
+    XCTAssertLessThanOrEqual(try XCTUnwrap(m["seamMetric"] as? Double), 1.5, demoOutput)
     XCTAssertTrue(demoOutput.contains("mouth landmark distance (M-LD) to the ground truth"), demoOutput)
     XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8).contains("ground truth"))
   }

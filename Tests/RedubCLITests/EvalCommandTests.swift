@@ -158,6 +158,15 @@ final class EvalCommandTests: XCTestCase {
     XCTAssertEqual(result["frames_without_landmarks"] as? [Int], [2])
     let frames = try XCTUnwrap(result["frames"] as? [[String: Any]])
     XCTAssertEqual(frames.compactMap { $0["f_ld"] as? Double }, Array(repeating: 0, count: 9), "the same frames through the same boxes")
+    // face-alignment's quarter-pixel decoding, on request; anything else is refused by name.
+    let quarter = try Self.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--models", models.path,
+                                  "--face-boxes", path("boxes.safetensors"), "--landmark-decoding", "quarter-pixel", "--json", "--threads", "2"])
+    XCTAssertEqual(quarter.status, 0, quarter.stdout + quarter.stderr)
+    XCTAssertEqual(try Self.json(quarter.stdout)["frames_without_landmarks"] as? [Int], [2])
+    (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--models", models.path,
+                                           "--face-boxes", path("boxes.safetensors"), "--landmark-decoding", "argmax"])
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(output.contains("--landmark-decoding must be subpixel or quarter-pixel, not 'argmax'"), output)
 
     (status, output) = try CLITests.redub(["eval", path("clip.mp4"), "--reference", path("clip.mp4"), "--face-boxes", path("boxes.safetensors")])
     XCTAssertNotEqual(status, 0)

@@ -53,7 +53,7 @@ struct TrainDemoWorld: ParsableCommand {
   var featureWeight: Float = 4
 
   @Option(help: "FAN training steps (redub train fan-demo).")
-  var fanSteps = 3000
+  var fanSteps = 6000
 
   @Option(help: "BiSeNet training steps (redub train bisenet-demo).")
   var bisenetSteps = 600

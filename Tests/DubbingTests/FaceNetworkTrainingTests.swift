@@ -32,13 +32,17 @@ final class FaceNetworkTrainingTests: XCTestCase {
   }
 
   /// The training targets are the pipeline's: an aligned example's target is L_fan's target for
-  /// the same crop, and a box example's is face-alignment's for the same frame.
+  /// the same crop, and a box example's is face-alignment's for the same frame, both placed
+  /// exactly (sub-pixel), so the point's position within a heatmap pixel shows.
   func testFANTargetsAreThePipelines() {
     let heatmaps = FANTrainer.alignedTargets(cropLandmarks: [[SIMD2(20, 30)]], inputSize: 64)
     XCTAssertEqual(heatmaps.scalars, LandmarkHeatmapLoss.targetHeatmaps(cropLandmarks: [[SIMD2(20, 30)]], cropSize: 64, heatmapSize: 16).scalars)
     let frame = FANCropFrame(center: SIMD2(100, 110), scale: 1.2)
     XCTAssertEqual(FANTrainer.frameTargets(landmarks: [[SIMD2(90, 120)]], frames: [frame], inputSize: 128).scalars,
-                   FANTargetHeatmaps.render(landmarks: [[SIMD2(90, 120)]], frames: [frame], size: 32).scalars)
+                   FANTargetHeatmaps.render(landmarks: [[SIMD2(90, 120)]], frames: [frame], size: 32, placement: .exact).scalars)
+    let nudged = FANTrainer.frameTargets(landmarks: [[SIMD2(90.5, 120)]], frames: [frame], inputSize: 128)
+    XCTAssertNotEqual(nudged.scalars, FANTrainer.frameTargets(landmarks: [[SIMD2(90, 120)]], frames: [frame], inputSize: 128).scalars,
+                      "a fifth of a heatmap pixel moves the target")
   }
 
   func testBiSeNetTrainingLowersTheLoss() {

@@ -82,9 +82,6 @@ struct TrainFANDemo: ParsableCommand {
   @Option(help: "Weight of the target's foreground in the heatmap MSE (1 + w·target per pixel; 0: plain MSE).")
   var foregroundWeight: Float = 20
 
-  @Option(help: ArgumentHelp("Measure this FAN checkpoint on held-out faces instead of training one.", valueName: "fan.safetensors"))
-  var measure: String?
-
   func validate() throws {
     if width < 16 || width % 16 != 0 { throw ValidationError("--width must be a positive multiple of 16.") }
     if modules < 1 { throw ValidationError("--modules must be at least 1.") }
@@ -95,30 +92,13 @@ struct TrainFANDemo: ParsableCommand {
   func run() throws {
     runtime.apply()
     let t = training
-    if let measure {
-      let fan = try FAN(contentsOf: URL(fileURLWithPath: measure))
-      Self.report(fan, faces: max(t.evaluationFaces, 1))
-      return
-    }
     let fan = DemoWorldTraining.trainFAN(width: width, modules: modules, inputSize: inputSize, steps: t.steps, batchSize: t.batchSize,
                                          learningRate: t.learningRate ?? 3e-3, foregroundWeight: foregroundWeight, seed: t.seed,
                                          progress: t.reporter("fan"))
     try fan.write(to: URL(fileURLWithPath: t.output),
                   metadata: DemoWorldTraining.checkpointMetadata(steps: t.steps, batchSize: t.batchSize, seed: t.seed))
     print("wrote \(t.output) (\(fan.parameterCount) parameters)")
-    if t.evaluationFaces > 0 { Self.report(fan, faces: t.evaluationFaces) }
-  }
-
-  /// Landmark errors on held-out faces, decoded sub-pixel (as the product reads them) and with
-  /// face-alignment's quarter-pixel step.
-  static func report(_ fan: FAN, faces: Int) {
-    let start = Date()
-    for (name, refinement) in [("sub-pixel", FANLandmarks.Refinement.subpixel), ("quarter-pixel", .quarterPixel)] {
-      let e = DemoWorldTraining.evaluateFAN(fan, faces: faces, refinement: refinement)
-      print("held-out aligned crops, \(name): \(e.aligned)")
-      print("held-out box crops, \(name):     \(e.box)")
-    }
-    print(String(format: "measured in %.0f s", Date().timeIntervalSince(start)))
+    if t.evaluationFaces > 0 { DemoWorldFANAccuracyTool.report(fan, faces: t.evaluationFaces) }
   }
 }
 

@@ -67,7 +67,7 @@ struct DemoCommand: ParsableCommand {
     if let fanWeight { settings.fanWeight = fanWeight }
     if let landmarkWeights { settings.landmarkWeights = try LandmarkGroup.weights(landmarkWeights) }
     // One state folder per setting, so a rerun with other settings does not reuse results.
-    let weightsName = landmarkWeights.map { "-" + $0.filter { $0.isLetter || $0.isNumber || $0 == "." || $0 == "=" }.replacingOccurrences(of: "=", with: "") }
+    let weightsName = landmarkWeights.map { "-" + $0.filter { $0.isLetter || $0.isNumber || $0 == "." } }
     let state = root.appendingPathComponent("state-\(steps)" + (fanWeight.map { "-fan\($0)" } ?? "") + (weightsName ?? ""))
     let edit = try LocalEdit(
       inputs: .init(clip: demo.inputs.clip.path, audio: demo.inputs.dub.path, models: demo.models.path,

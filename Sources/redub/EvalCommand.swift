@@ -57,10 +57,8 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "The short side, in pixels, frames are resized to for LPIPS.")
   var lpipsSize = 256
 
-  @Option(help: ArgumentHelp(
-    "How FAN heatmaps become points: subpixel (the centroid around the maximum) or quarter-pixel (face-alignment's step; its grid is a quarter heatmap pixel).",
-    valueName: "subpixel|quarter-pixel"))
-  var landmarkDecoding = "subpixel"
+  @Option(help: "How FAN heatmaps become points: subpixel (the centroid around the maximum) or quarter-pixel (face-alignment's step; its grid is a quarter heatmap pixel).")
+  var landmarkDecoding: LandmarkDecoding = .subpixel
 
   @Option(help: "Longest side, in pixels, of the frame the face detector sees.")
   var detectionSize = 640
@@ -79,15 +77,13 @@ struct EvalCommand: ParsableCommand {
   func validate() throws {
     if lpipsSize < 16 { throw ValidationError("--lpips-size must be at least 16.") }
     if detectionSize < 32 { throw ValidationError("--detection-size must be at least 32.") }
-    _ = try refinement()
   }
 
-  func refinement() throws -> FANLandmarks.Refinement {
-    switch landmarkDecoding {
-    case "subpixel": .subpixel
-    case "quarter-pixel": .quarterPixel
-    default: throw ValidationError("--landmark-decoding must be subpixel or quarter-pixel, not '\(landmarkDecoding)'.")
-    }
+  enum LandmarkDecoding: String, ExpressibleByArgument, CaseIterable {
+    case subpixel
+    case quarterPixel = "quarter-pixel"
+
+    var refinement: FANLandmarks.Refinement { self == .subpixel ? .subpixel : .quarterPixel }
   }
 
   func run() throws {
@@ -122,13 +118,13 @@ struct EvalCommand: ParsableCommand {
         }
         let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
         let url = URL(fileURLWithPath: faceBoxes)
-        let refinement = try refinement()
+        let refinement = landmarkDecoding.refinement
         detect = { try FaceBoxLandmarks(contentsOf: url, estimator: FANLandmarkEstimator(network: fan, refinement: refinement)) }
       } else if editedLandmarks == nil || referenceLandmarks == nil {
         if folder.has(.detector) && folder.has(.fan) {
           let s3fd = try folder.load(.detector) { try S3FD(contentsOf: $0) }
           let fan = try folder.load(.fan) { try FAN(contentsOf: $0) }
-          let size = detectionSize, refinement = try refinement()
+          let size = detectionSize, refinement = landmarkDecoding.refinement
           detect = {
             LandmarkTracker(detector: S3FDFaceDetector(network: s3fd, maximumSide: size),
                             estimator: FANLandmarkEstimator(network: fan, refinement: refinement))

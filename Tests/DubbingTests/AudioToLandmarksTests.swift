@@ -140,6 +140,60 @@ final class AudioToLandmarksTests: XCTestCase {
     XCTAssertThrowsError(try AudioToLandmarksModel(contentsOf: url)) { XCTAssertTrue("\($0)".contains("weight_hh_l0"), "\($0)") }
     try SafeTensors.write(model.stateDictionary(), to: url)
     XCTAssertThrowsError(try AudioToLandmarksModel(contentsOf: url)) { XCTAssertTrue("\($0)".contains("redub.audio2landmarks.v1"), "\($0)") }
+
+    // The alignment residual travels in the metadata; a file from before it existed is pose-giving.
+    configuration.alignmentResidual = .placedQuery
+    try AudioToLandmarksModel(configuration: configuration, seed: 5).write(to: url)
+    XCTAssertEqual(try AudioToLandmarksModel(contentsOf: url).configuration.alignmentResidual, .placedQuery)
+    var metadata = AudioToLandmarksModel(configuration: configuration, seed: 5).metadata
+    metadata["alignment_residual"] = nil
+    try SafeTensors.write(model.stateDictionary(), metadata: metadata, to: url)
+    XCTAssertEqual(try AudioToLandmarksModel(contentsOf: url).configuration.alignmentResidual, .poseGiving)
+    metadata["alignment_residual"] = "sideways"
+    try SafeTensors.write(model.stateDictionary(), metadata: metadata, to: url)
+    XCTAssertThrowsError(try AudioToLandmarksModel(contentsOf: url)) { XCTAssertTrue("\($0)".contains("sideways"), "\($0)") }
+  }
+
+  /// The placed-query alignment starts from the predicted face laid onto the clip frame by the
+  /// similarity of their noses and eye corners: untrained, it returns a face that differs from the
+  /// frame's only by its mouth with that mouth, exactly in the frame's pose; it learns by gradient
+  /// like the pose-giving one; and the trainer picks it for data from one camera angle.
+  func testPlacedQueryAlignmentKeepsThePredictedMouthInTheFramesPose() throws {
+    var configuration = AudioToLandmarksConfiguration()
+    configuration.tokenSize = 4
+    configuration.alignmentResidual = .placedQuery
+    let alignment = PoseAlignment(configuration: configuration, seed: 8)
+    let clips = SyntheticSpeechCorpus.make(speakers: 1, sentences: 1, angles: 1)
+    let faces = clips[0].landmarks
+    let canonical = faces.map(LandmarkGeometry.canonical)
+    // Frame t with another frame's mouth: only the mouth differs.
+    let (t, other) = (3, faces.count / 2)
+    XCTAssertGreaterThan(simdLengthSquared(canonical[t][66] - canonical[other][66]).squareRoot(), 0.01, "the two mouths must differ")
+    let pose = LandmarkGeometry.pose(of: faces[t])
+    let poseGiving = (0..<68).map { k in (k < 48 ? faces[t][k] : pose.apply(canonical[other][k])) / 100 }
+    let aligned = alignment(predicted: [canonical[t]].landmarkTensor(), pose: [poseGiving].landmarkTensor()).scalars
+    for k in 0..<68 {
+      let expected = pose.apply(canonical[t][k]) / 100
+      XCTAssertEqual(Double(aligned[2 * k]), expected.x, accuracy: 2e-3, "landmark \(k)")
+      XCTAssertEqual(Double(aligned[2 * k + 1]), expected.y, accuracy: 2e-3, "landmark \(k)")
+    }
+    // Gradients through the network (the similarity fit is a pose estimate, fixed in the
+    // backward pass, so the probe moves the mouths, which the fit does not read).
+    let last = alignment.output.layers[1]
+    last.weight.value = .randomNormal(last.weight.shape, standardDeviation: 0.3, seed: 10)
+    let (q, p) = (Tensor.randomNormal([2, 68, 2], seed: 11), Tensor.randomNormal([2, 68, 2], seed: 12))
+    func withMouth(_ face: Tensor, _ mouth: Tensor) -> Tensor { Tensor.concat([face.slice(axis: 1, 0..<48), mouth], axis: 1) }
+    let check = GradientCheck(epsilon: 1e-2, maxElementsPerInput: 24)
+    let result = check.run([q.slice(axis: 1, 48..<68), p.slice(axis: 1, 48..<68)]) {
+      alignment(predicted: withMouth(q, $0[0]), pose: withMouth(p, $0[1])).squared().mean()
+    }
+    XCTAssertLessThan(result.worst, 1e-2, "\(result)")
+
+    let twoAngles = try SyntheticSpeechCorpus.dataset(SyntheticSpeechCorpus.make(speakers: 1, sentences: 2, angles: 2), heldOutSentence: "1")
+    XCTAssertTrue(twoAngles.hasCameraAnglePairs)
+    XCTAssertEqual(twoAngles.suitedAlignmentResidual, .poseGiving)
+    let oneAngle = try SyntheticSpeechCorpus.dataset(SyntheticSpeechCorpus.make(speakers: 1, sentences: 2, angles: 1), heldOutSentence: "1")
+    XCTAssertEqual(oneAngle.suitedAlignmentResidual, .placedQuery)
   }
 
   func testMissingFramesAreInterpolatedAndAFacelessClipIsRefused() throws {

@@ -121,6 +121,19 @@ public struct AudioToLandmarksDataset: Sendable {
   public init(clips: [AudioToLandmarksClip]) { self.clips = clips }
 
   public var training: [AudioToLandmarksClip] { clips.filter { !$0.isValidation } }
+
+  /// Whether some training utterance was filmed from two camera angles (same speaker, sentence
+  /// and emotion): the alignment then learns from one angle's face to the other's.
+  public var hasCameraAnglePairs: Bool {
+    Dictionary(grouping: training, by: { "\($0.speaker)\u{1}\($0.sentence)\u{1}\($0.emotion)" }).values
+      .contains { Set($0.map(\.angle)).count > 1 }
+  }
+
+  /// The alignment residual that suits this data (`PoseAlignment.Residual`): with pairs of camera
+  /// angles the query has the other angle's shape, so the network starts from the pose-giving
+  /// face; with one angle the query has the target's own shape (as at inference), so it starts
+  /// from the placed query.
+  public var suitedAlignmentResidual: PoseAlignment.Residual { hasCameraAnglePairs ? .poseGiving : .placedQuery }
   public var validation: [AudioToLandmarksClip] { clips.filter(\.isValidation) }
 
   /// Emotion names, `neutral` first when present, the rest sorted.

@@ -14,6 +14,9 @@ public struct AudioToLandmarksConfiguration: Sendable, Equatable {
   public var tokenSize = 32
   /// The emotion classes, in the classifier's order.
   public var emotions = ["neutral", "happy", "sad", "angry"]
+  /// What the alignment network's output is a change of (`PoseAlignment.Residual`). Model files
+  /// without the metadata key were trained with `.poseGiving`.
+  public var alignmentResidual = PoseAlignment.Residual.poseGiving
 
   public init() {}
 
@@ -23,7 +26,8 @@ public struct AudioToLandmarksConfiguration: Sendable, Equatable {
   var metadata: [String: String] {
     ["format": "redub.audio2landmarks.v1", "window_rows": "\(windowRows)", "window_columns": "\(windowColumns)",
      "content_size": "\(contentSize)", "emotion_size": "\(emotionSize)", "speaker_size": "\(speakerSize)",
-     "hidden_size": "\(hiddenSize)", "token_size": "\(tokenSize)", "emotions": emotions.joined(separator: ",")]
+     "hidden_size": "\(hiddenSize)", "token_size": "\(tokenSize)", "emotions": emotions.joined(separator: ","),
+     "alignment_residual": alignmentResidual.rawValue]
   }
 
   init(metadata: [String: String]) throws {
@@ -45,6 +49,15 @@ public struct AudioToLandmarksConfiguration: Sendable, Equatable {
     hiddenSize = try int("hidden_size")
     tokenSize = try int("token_size")
     emotions = (metadata["emotions"] ?? "").split(separator: ",").map(String.init)
+    if let residual = metadata["alignment_residual"] {
+      guard let known = PoseAlignment.Residual(rawValue: residual) else {
+        throw NetworkCheckpointError.unrecognized(network: "audio2landmarks", reason: "metadata alignment_residual \(residual) is not one of "
+          + PoseAlignment.Residual.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+      alignmentResidual = known
+    } else {
+      alignmentResidual = .poseGiving
+    }
     guard emotions.count >= 2 else {
       throw NetworkCheckpointError.unrecognized(network: "audio2landmarks", reason: "metadata lists fewer than two emotions")
     }
@@ -145,9 +158,27 @@ public struct LandmarkPredictor: Layer, Sendable {
 
 /// Gives predicted (canonical) landmarks the head pose of the clip's own: each predicted
 /// landmark is a query token, each of the clip frame's landmarks a key/value token; scaled
-/// dot-product cross-attention, then a dense layer on (attended, query) → the landmark in the
-/// clip's frame.
+/// dot-product cross-attention, then a dense layer on (attended, query) → each landmark's move
+/// from a starting point (`Residual`) in the clip's frame.
 public struct PoseAlignment: Layer, Sendable {
+  /// Where the network's moves start from.
+  public enum Residual: String, CaseIterable, Sendable {
+    /// The pose-giving landmarks themselves: the network carries the predicted mouth over the
+    /// clip frame's own. Suits training on pairs of camera angles, where the query has the other
+    /// angle's shape.
+    case poseGiving = "pose_giving"
+    /// The predicted landmarks laid onto the clip frame by the similarity that best maps their
+    /// nose and eye corners (`stablePoints`, which speech does not move) onto the frame's: the
+    /// predicted mouth arrives unchanged and the network learns what a similarity cannot give.
+    /// Suits one camera angle, where the query has the target's shape, as at inference. On the
+    /// demo world the pose-giving start, given the truth's own canonical faces, put the mouth
+    /// 1.1–1.6 px off; this one 0.5 px.
+    case placedQuery = "placed_query"
+  }
+
+  /// Nose (27–35) and eye corners (36, 39, 42, 45).
+  public static let stablePoints = Array(27...35) + [36, 39, 42, 45]
+
   public let configuration: AudioToLandmarksConfiguration
   /// Point → token, with a learned embedding of each landmark's index.
   public let queryEmbedding: LinearLayer
@@ -165,8 +196,7 @@ public struct PoseAlignment: Layer, Sendable {
                                     .randomNormal([AudioToLandmarksConfiguration.landmarkCount, c.tokenSize], standardDeviation: 0.5, seed: seed &+ 4))
     attention = CrossAttention(width: c.tokenSize, seed: seed &+ 6)
     output = MultilayerPerceptron([2 * c.tokenSize, 2 * c.tokenSize, 2], seed: seed &+ 12)
-    // Start from the pose-giving landmarks themselves: the network learns the change of
-    // expression, not the pose, which the residual carries.
+    // Start from the residual's starting point itself: the network learns only the change.
     let last = output.layers[output.layers.count - 1]
     last.weight.value = Tensor(zeros: last.weight.shape)
     last.bias?.value = Tensor(zeros: [2])
@@ -182,7 +212,35 @@ public struct PoseAlignment: Layer, Sendable {
     let queries = queryEmbedding(predicted) + index
     let keys = keyEmbedding(pose) + index
     let attended = attention(queries: queries, keys: keys)
-    return pose + output(Tensor.concat([attended, queries], axis: 2))
+    let start = configuration.alignmentResidual == .poseGiving ? pose : Self.placed(predicted, onto: pose)
+    return start + output(Tensor.concat([attended, queries], axis: 2))
+  }
+
+  /// Each of `points` [N, 68, 2] moved by the similarity that maps its `stablePoints` closest (least
+  /// squares) onto `target`'s. The fit is a pose estimate, held fixed in the backward pass (a
+  /// predictor trained through the alignment must not learn to move the nose to steer it):
+  /// the gradient reaches `points` through the similarity's rotation and scale only.
+  public static func placed(_ points: Tensor, onto target: Tensor) -> Tensor {
+    let fit = similarity(from: points.detached(), onto: target.detached())
+    let (x, y) = components(points - fit.sourceMean)
+    return Tensor.concat([fit.re * x - fit.im * y, fit.im * x + fit.re * y], axis: 2) + fit.targetMean
+  }
+
+  private static func components(_ x: Tensor) -> (Tensor, Tensor) { (x.slice(axis: 2, 0..<1), x.slice(axis: 2, 1..<2)) }
+
+  /// The least-squares similarity of `points`' stable points onto `target`'s, as complex numbers:
+  /// t − targetMean ≈ (re + i·im)·(p − sourceMean); each part [N, 1, 1] or [N, 1, 2].
+  static func similarity(from points: Tensor, onto target: Tensor) -> (re: Tensor, im: Tensor, sourceMean: Tensor, targetMean: Tensor) {
+    func stable(_ x: Tensor) -> Tensor {
+      Tensor.concat([x.slice(axis: 1, 27..<36)] + [36, 39, 42, 45].map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
+    }
+    let sourceMean = stable(points).mean(axis: 1, keepDims: true), targetMean = stable(target).mean(axis: 1, keepDims: true)
+    let (ax, ay) = components(stable(points) - sourceMean), (bx, by) = components(stable(target) - targetMean)
+    // z = Σ conj(a)·b / Σ |a|².
+    let norm = (ax * ax + ay * ay).sum(axis: 1, keepDims: true) + 1e-12
+    let re = (ax * bx + ay * by).sum(axis: 1, keepDims: true) / norm
+    let im = (ax * by - ay * bx).sum(axis: 1, keepDims: true) / norm
+    return (re, im, sourceMean, targetMean)
   }
 
   public var namedParameters: [(name: String, parameter: Parameter)] {

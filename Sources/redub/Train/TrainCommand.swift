@@ -4,6 +4,8 @@ import Foundation
 import Networks
 import Tensors
 
+extension PoseAlignment.Residual: ExpressibleByArgument {}
+
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
@@ -56,6 +58,14 @@ struct TrainAudioToLandmarks: ParsableCommand {
   @Option(help: "Seed of the initial weights and the data order.")
   var seed: UInt64 = 7
 
+  @Option(help: "Size of the random affine warp of the pose-giving landmarks in the alignment and predictor stages.")
+  var alignmentWarp = 0.02
+
+  @Option(help: ArgumentHelp("What the alignment network's output changes: \(PoseAlignment.Residual.allCases.map(\.rawValue).joined(separator: " or ")); "
+                             + "by default pose_giving when the data has pairs of camera angles, else placed_query (a new model only).",
+                             valueName: "start"))
+  var alignmentResidual: PoseAlignment.Residual?
+
   @Flag(help: "Continue from OUTPUT.checkpoint.safetensors.")
   var resume = false
 
@@ -68,6 +78,7 @@ struct TrainAudioToLandmarks: ParsableCommand {
       throw ValidationError("\(name) must not be negative.")
     }
     if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive.") }
+    if !(0..<0.5).contains(alignmentWarp) { throw ValidationError("--alignment-warp must be in 0…0.5.") }
   }
 
   var checkpointURL: URL {
@@ -91,6 +102,7 @@ struct TrainAudioToLandmarks: ParsableCommand {
     settings.segmentLength = segmentLength
     settings.learningRate = learningRate
     settings.seed = seed
+    settings.warp = alignmentWarp
 
     let model: AudioToLandmarksModel
     var resumeStage = AudioToLandmarksTrainer.Stage.disentangle, resumeEpoch = 0
@@ -109,6 +121,8 @@ struct TrainAudioToLandmarks: ParsableCommand {
     } else {
       var configuration = AudioToLandmarksConfiguration()
       configuration.emotions = dataset.emotions.count >= 2 ? dataset.emotions : dataset.emotions + ["other"]
+      configuration.alignmentResidual = alignmentResidual ?? dataset.suitedAlignmentResidual
+      print("alignment residual: \(configuration.alignmentResidual.rawValue)")
       model = AudioToLandmarksModel(configuration: configuration, seed: seed)
     }
     var trainer = try AudioToLandmarksTrainer(model: model, dataset: dataset, settings: settings)

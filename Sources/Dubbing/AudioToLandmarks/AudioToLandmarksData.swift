@@ -44,6 +44,17 @@ public struct AudioToLandmarksClip: Sendable {
   /// Clip-normalized landmarks of frame t.
   public func normalized(_ t: Int) -> [SIMD2<Double>] { landmarks[t].map { ($0 - clipFrame.center) / clipFrame.size } }
 
+  /// Frame t's head carrying frame e's expression: e's canonical face laid onto frame t by the
+  /// similarity that maps its nose and eye corners (`PoseAlignment.stablePoints`) onto t's. (t's
+  /// pose from all 68 points would not do: it depends on t's mouth, so the nose would land off
+  /// t's, which a clip's real landmarks never are; an alignment trained on that learns to
+  /// correct an offset that inference does not have.)
+  public func face(_ t: Int, withExpressionOf e: Int) -> [SIMD2<Double>] {
+    let stable = PoseAlignment.stablePoints
+    let fit = LandmarkGeometry.similarity(from: stable.map { canonical[e][$0] }, to: stable.map { landmarks[t][$0] })
+    return canonical[e].map(fit.apply)
+  }
+
   /// The speaker's reference face: the clip's mean canonical landmarks.
   public var referenceFace: [SIMD2<Double>] {
     (0..<68).map { k in canonical.reduce(SIMD2<Double>.zero) { $0 + $1[k] } / Double(frameCount) }

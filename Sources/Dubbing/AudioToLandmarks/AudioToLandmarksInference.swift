@@ -150,7 +150,7 @@ public struct AudioToLandmarksEvaluation: Sendable, CustomStringConvertible {
       let content = model.disentangler.contentCodes(model.standardized(clip.windows)).unsqueezed(at: 0)
       let predicted = model.predictor(content: content, emotion: code, reference: [reference].landmarkTensor()).scalars
       let half = clip.frameCount / 2
-      let poseGiving = (0..<clip.frameCount).map { t in clip.canonical[(t + half) % clip.frameCount].map(clip.poses[t].apply) }
+      let poseGiving = (0..<clip.frameCount).map { t in clip.face(t, withExpressionOf: (t + half) % clip.frameCount) }
       let target = inference.landmarks(dubWindows: clip.windows, emotion: code, original: poseGiving)
       for t in 0..<clip.frameCount {
         for k in 0..<68 {

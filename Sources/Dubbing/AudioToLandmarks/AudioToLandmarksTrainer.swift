@@ -265,10 +265,10 @@ public struct AudioToLandmarksTrainer {
     return (alignedLoss * settings.alignedLossWeight + canonicalLoss, ["aligned": Double(alignedLoss.scalars[0]), "canonical": Double(canonicalLoss.scalars[0])])
   }
 
-  /// The landmarks that give frame t's pose without its mouth: another frame's canonical face
-  /// put in frame t's pose, then warped a little, clip-normalized.
+  /// The landmarks that give frame t's pose without its mouth: frame t's head with another
+  /// frame's expression, then warped a little, clip-normalized.
   private mutating func poseGiving(_ clip: AudioToLandmarksClip, frame t: Int, expressionFrame: Int) -> [SIMD2<Double>] {
-    let placed = clip.canonical[expressionFrame].map(clip.poses[t].apply)
+    let placed = clip.face(t, withExpressionOf: expressionFrame)
     return warped(placed.map { ($0 - clip.clipFrame.center) / clip.clipFrame.size })
   }
 

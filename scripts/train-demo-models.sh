@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Remakes the demo's trained tiny models (Sources/DemoWorld/TrainedModels) with
 # `redub train demo-world`, from scratch and deterministically for a seed. On 2 cores it takes
-# about 50 minutes (generator 20, FAN 15, audio to landmarks 10, BiSeNet 5). Extra arguments
+# about 55 minutes (generator 20, FAN 15, audio to landmarks 15, BiSeNet 5). Extra arguments
 # go to `redub train demo-world` (e.g. --generator-steps N).
 set -euo pipefail
 cd "$(dirname "$0")/.."

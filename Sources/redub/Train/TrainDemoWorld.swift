@@ -59,10 +59,10 @@ struct TrainDemoWorld: ParsableCommand {
   var bisenetSteps = 600
 
   @Option(help: "Clips of espeak-ng speech the audio-to-landmark model learns from.")
-  var speechClips = 1200
+  var speechClips = 2400
 
   @Option(help: "Epochs of each audio-to-landmark training stage.")
-  var audioEpochs = 30
+  var audioEpochs = 20
 
   @Option(help: "Seed of the faces, the initial weights and the data order.")
   var seed: UInt64 = 1

@@ -172,7 +172,7 @@ public struct PoseAlignment: Layer, Sendable {
     /// predicted mouth arrives unchanged and the network learns what a similarity cannot give.
     /// Suits one camera angle, where the query has the target's shape, as at inference. On the
     /// demo world the pose-giving start, given the truth's own canonical faces, put the mouth
-    /// 1.1–1.6 px off; this one 0.5 px.
+    /// 1.1–1.6 px off; this one 0.11 px (trained on pose-giving faces laid on by the nose).
     case placedQuery = "placed_query"
   }
 
@@ -231,9 +231,7 @@ public struct PoseAlignment: Layer, Sendable {
   /// The least-squares similarity of `points`' stable points onto `target`'s, as complex numbers:
   /// t − targetMean ≈ (re + i·im)·(p − sourceMean); each part [N, 1, 1] or [N, 1, 2].
   static func similarity(from points: Tensor, onto target: Tensor) -> (re: Tensor, im: Tensor, sourceMean: Tensor, targetMean: Tensor) {
-    func stable(_ x: Tensor) -> Tensor {
-      Tensor.concat([x.slice(axis: 1, 27..<36)] + [36, 39, 42, 45].map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
-    }
+    func stable(_ x: Tensor) -> Tensor { Tensor.concat(stablePoints.map { x.slice(axis: 1, $0..<($0 + 1)) }, axis: 1) }
     let sourceMean = stable(points).mean(axis: 1, keepDims: true), targetMean = stable(target).mean(axis: 1, keepDims: true)
     let (ax, ay) = components(stable(points) - sourceMean), (bx, by) = components(stable(target) - targetMean)
     // z = Σ conj(a)·b / Σ |a|².

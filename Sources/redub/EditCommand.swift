@@ -70,7 +70,7 @@ struct EditCommand: ParsableCommand {
     let times = EditStage.allCases.compactMap { s in report.seconds[s.rawValue].map { String(format: "%@ %.1f s", s.rawValue, $0) } }
     print("\(report.frames) frames, \(report.edited) edited" + (report.missing.isEmpty ? "" : ", no face (unedited) in \(LandmarkTrackError.ranges(report.missing))"))
     print(String(format: "seam metric %.3f; ", report.seamMetric) + times.joined(separator: ", "))
-    if report.demoModels { print("note: these are the demo models (seeded random weights): the pipeline ran, the edit means nothing") }
+    if let note = report.demoModelsNote { print("note: \(note)") }
     let page = edit.state.appendingPathComponent("report.html")
     try EditReportPage.write(report, clip: edit.inputs.clip, to: page)
     print("report: \(edit.state.appendingPathComponent("report.json").path) and \(page.path)")

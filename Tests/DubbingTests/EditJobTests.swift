@@ -82,6 +82,22 @@ final class EditJobTests: XCTestCase {
       return try XCTUnwrap(run(merge).metrics["seam_metric"])
     }
     let tied = try seam(settings)
+
+    // Under the edit, LPIPS to the frame and the smoothness term rise (the mouth must leave the
+    // frame's; Adam moves every latent coordinate by about lr a step whatever its gradient, more
+    // than the pivots differ frame to frame). Each falls when it is what the window optimizes —
+    // the smoothness term at a learning rate below those differences (at 1e-2 even smoothness
+    // alone rises, 0.008 → 0.095).
+    for (term, lpips, fan, rate): (String, Float, Float, Float) in [("lpips", 1, 0, 1e-2), ("smooth", 0, 0, 1e-4)] {
+      var parameters = first.parameters
+      parameters.settings = settings
+      (parameters.settings.lpipsWeight, parameters.settings.fanWeight) = (lpips, fan)
+      parameters.settings.optimizeLearningRate = rate
+      let window = try XCTUnwrap(EditJobPlan.followUps(parameters, editableCount: editable).first { $0.stage == .optimize })
+      let result = try run(window)
+      print("demo job, \(window.key), \(term) alone at lr \(rate): \(result.metrics["first.\(term)"]!) → \(result.metrics["last.\(term)"]!)")
+      XCTAssertLessThan(result.metrics["last.\(term)"]!, result.metrics["first.\(term)"]!, "\(term) alone (λ_LPIPS \(lpips), λ_fan \(fan), lr \(rate))")
+    }
     var untied = settings
     untied.windowLength = 4
     untied.overlap = 0

@@ -39,8 +39,9 @@ final class EditCommandTests: XCTestCase {
     XCTAssertEqual(weights.count, 68)
     XCTAssertEqual([weights[0], weights[20], weights[40], weights[50]], [0, 1, 2, 4], "jaw 0, brows 1, eyes 2 (default), mouth 4")
     XCTAssertTrue(output.contains("10 frames, 9 edited, no face (unedited) in 7"), output)
-    XCTAssertTrue(output.contains("these are the demo models"), output)
+    XCTAssertTrue(output.contains("these are the demo models (seeded random weights): the pipeline ran, the edit means nothing"), output)
     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("state/report.json")))) as? [String: Any])
+    XCTAssertEqual(report["demoModels"] as? String, "seeded random weights")
     // The page: summary, stage chart, loss table, skipped frames and the contact sheet, all inline.
     let page = try String(contentsOfFile: path("state/report.html"), encoding: .utf8)
     for part in ["seam metric", "<svg", "optimize-0002", "lpips", "without a face (unedited)</th><td>7",
@@ -148,7 +149,11 @@ final class DemoCommandTests: XCTestCase {
     let target = try XCTUnwrap(m["targetMouthDistance"] as? Double), exact = try XCTUnwrap(m["exactUneditedMouthDistance"] as? Double)
     XCTAssertLessThanOrEqual(target, 0.35 * exact, "the audio-to-landmark targets are far from the truth\n\(demoOutput)")
     XCTAssertTrue(demoOutput.contains("mouth landmark distance (M-LD) to the ground truth"), demoOutput)
-    XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8).contains("ground truth"))
+    let page = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+    XCTAssertTrue(page.contains("ground truth"))
+    // The trained demo models are not called random.
+    XCTAssertTrue(page.contains("tiny networks for the synthetic demo world; real footage needs the official models"))
+    XCTAssertFalse(page.contains("means nothing"))
   }
 
   static let frames = 24

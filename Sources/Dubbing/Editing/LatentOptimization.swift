@@ -143,6 +143,8 @@ public struct PivotalTuning {
     public var localityAlpha: Float = 30
     public var localityL2Weight: Float = 0.1
     public var localityLPIPSWeight: Float = 0.1
+    /// Truncation ψ of the random latents the locality term moves toward (PTI: 0.5).
+    public var localityTruncation: Float = 0.5
     public var localitySeed: UInt64 = 0
     public init() {}
   }
@@ -204,11 +206,12 @@ public struct PivotalTuning {
   }
 
   /// MSE and LPIPS between the tuned and the untuned renders of w_r = w_p + α·(w_z − w_p)/‖w_z − w_p‖,
-  /// w_z the mapping of a seeded random z (one per step), w_p the pivot [1, L, D].
+  /// w_z the mapping of a seeded random z (one per step) truncated as PTI samples it (ψ 0.5),
+  /// w_p the pivot [1, L, D].
   func localityTerms(pivot: Tensor, untuned: StyleGAN2Generator, step: Int) -> (l2: Tensor, lpips: Tensor) {
     let layers = pivot.shape[1], d = pivot.shape[2]
     let z = Tensor.randomNormal([1, d], seed: settings.localitySeed &+ 7_919 &* UInt64(step + 1))
-    let wz = withFrozen(generator.parameters) { generator.map(z).detached() }.scalars
+    let wz = withFrozen(generator.parameters) { generator.truncate(generator.map(z), psi: settings.localityTruncation).detached() }.scalars
     let wp = pivot.scalars
     var direction = [Float](repeating: 0, count: wp.count)
     for l in 0..<layers { for k in 0..<d { direction[l * d + k] = wz[k] - wp[l * d + k] } }

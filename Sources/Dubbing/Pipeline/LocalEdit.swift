@@ -142,7 +142,7 @@ public final class LocalEdit: @unchecked Sendable {
     return EditReport(plan: plan, metrics: results.mapValues(\.metrics),
                       seconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
                       ranSteps: Dictionary(uniqueKeysWithValues: ranSteps.map { ($0.key.rawValue, $0.value) }),
-                      demoModels: (try? SafeTensorsFile(contentsOf: models.path(.generator)))?.metadata["demo"] != nil,
+                      demoModels: (try? SafeTensorsFile(contentsOf: models.path(.generator)))?.metadata["demo"],
                       output: inputs.output)
   }
 
@@ -329,14 +329,23 @@ public struct EditReport: Codable, Sendable {
   public var lossCurves: [String: [[String: Double]]]
   /// The seam at each window boundary (frame index among the edited frames → jump / median).
   public var seams: [String: Double]
-  /// True when the models are the demo set: the edit shows the pipeline works, nothing more.
-  public var demoModels: Bool
+  /// The generator's `demo` metadata when the models are a demo set ("seeded random weights" from
+  /// `redub models demo`, or how `redub train demo-world` trained it); nil for real models.
+  public var demoModels: String?
+  /// What a reader of the report must know about a demo model set; nil for real models.
+  public var demoModelsNote: String? {
+    guard let demoModels else { return nil }
+    if demoModels.contains("seeded random") {
+      return "these are the demo models (\(demoModels)): the pipeline ran, the edit means nothing"
+    }
+    return "these are the demo models (\(demoModels)): tiny networks for the synthetic demo world; real footage needs the official models"
+  }
   public var output: String
 
   /// The report of a finished job from its plan and its tasks' metrics by task key; `seconds`
   /// and `ranSteps` count what ran (by stage).
   public init(plan: EditPlan, metrics: [String: [String: Double]], seconds: [String: Double], ranSteps: [String: Int],
-              demoModels: Bool, output: String) {
+              demoModels: String?, output: String) {
     frames = plan.frameCount
     edited = plan.editable.count
     missing = plan.missing

@@ -22,8 +22,8 @@ enum EditReportPage {
       </head><body><h1>redub edit report</h1>
       """
     html += "<p>Output: <code>\(escape(report.output))</code></p>"
-    if report.demoModels {
-      html += "<p><b>Demo models (seeded random weights): the pipeline ran; the edit means nothing.</b></p>"
+    if let note = report.demoModelsNote {
+      html += "<p><b>Note: \(escape(note)).</b></p>"
     }
     html += "<table><tr><th>frames</th><td>\(report.frames)</td></tr><tr><th>edited</th><td>\(report.edited)</td></tr>"
     html += "<tr><th>without a face (unedited)</th><td>\(report.missing.isEmpty ? "none" : LandmarkTrackError.ranges(report.missing))</td></tr>"

@@ -38,7 +38,7 @@ enum FarmJobReport {
     let folder = URL(fileURLWithPath: job.outputDir)
     let video = folder.appendingPathComponent(export?.path ?? "\(job.name).mp4")
     let generator = job.inputs[EditJobPlan.model(.generator)].flatMap { try? blobs.url(for: $0) }
-    let demo = generator.flatMap { try? SafeTensorsFile(contentsOf: $0) }?.metadata["demo"] != nil
+    let demo = generator.flatMap { try? SafeTensorsFile(contentsOf: $0) }?.metadata["demo"]
     let report = EditReport(plan: plan, metrics: metrics, seconds: seconds, ranSteps: ran, demoModels: demo, output: video.path)
     guard let clipHash = job.inputs[EditJobPlan.clip] else { throw Failure.missing("the clip of \(jobID)") }
     let page = video.deletingPathExtension().appendingPathExtension("report.html")

@@ -57,17 +57,23 @@ final class AudioToLandmarksTests: XCTestCase {
     XCTAssertEqual(alignedPose.scale / sidePose.scale, 1, accuracy: 0.1)
   }
 
-  /// A checkpoint from a longer run resumed with fewer epochs finishes the stage instead of
-  /// crashing (CI caught `startEpoch > epochs` trapping on the range).
-  func testResumingPastTheRequestedEpochsFinishesTheStage() throws {
+  /// An untrained model on one speaker's two sentences, one epoch a stage, standardization fitted.
+  private func oneEpochTrainer(_ settings: AudioToLandmarksTrainer.Settings) throws -> AudioToLandmarksTrainer {
     let clips = SyntheticSpeechCorpus.make(speakers: 1, sentences: 2, angles: 1)
     let dataset = try SyntheticSpeechCorpus.dataset(clips, heldOutSentence: "1")
     var configuration = AudioToLandmarksConfiguration()
     configuration.emotions = dataset.emotions.count >= 2 ? dataset.emotions : dataset.emotions + ["other"]
-    var settings = AudioToLandmarksTrainer.Settings()
+    var settings = settings
     settings.epochs = [.disentangle: 1, .align: 1, .predict: 1]
     var trainer = try AudioToLandmarksTrainer(model: AudioToLandmarksModel(configuration: configuration), dataset: dataset, settings: settings)
     trainer.fitStandardization()
+    return trainer
+  }
+
+  /// A checkpoint from a longer run resumed with fewer epochs finishes the stage instead of
+  /// crashing (CI caught `startEpoch > epochs` trapping on the range).
+  func testResumingPastTheRequestedEpochsFinishesTheStage() throws {
+    var trainer = try oneEpochTrainer(AudioToLandmarksTrainer.Settings())
     var epochs: [Int] = [], checkpoints: [Int] = []
     try trainer.train(.disentangle, startEpoch: 3, report: { epochs.append($0.epoch) }, checkpoint: { checkpoints.append($1) })
     XCTAssertEqual(epochs, [])
@@ -75,6 +81,20 @@ final class AudioToLandmarksTests: XCTestCase {
     try trainer.train(.disentangle, startEpoch: 0, report: { epochs.append($0.epoch) }, checkpoint: { checkpoints.append($1) })
     XCTAssertEqual(epochs, [1])
     XCTAssertEqual(checkpoints, [1])
+  }
+
+  /// The predictor's motion term is reported and enters the loss with its weight.
+  func testVelocityTermEntersThePredictorLoss() throws {
+    var settings = AudioToLandmarksTrainer.Settings()
+    settings.velocityLossWeight = 2
+    var trainer = try oneEpochTrainer(settings)
+    var reports: [AudioToLandmarksTrainer.EpochReport] = []
+    try trainer.train(.predict, report: { reports.append($0) })
+    let report = try XCTUnwrap(reports.last)
+    let velocity = try XCTUnwrap(report.terms["velocity"]), aligned = report.terms["aligned"]!, canonical = report.terms["canonical"]!
+    XCTAssertGreaterThan(velocity, 0)
+    XCTAssertEqual(report.trainingLoss, Double(trainer.settings.alignedLossWeight) * aligned + canonical + 2 * velocity,
+                   accuracy: 1e-4 * report.trainingLoss)
   }
 
   func testAttentionAndPredictorGradients() {

@@ -23,6 +23,10 @@ public struct AudioToLandmarksTrainer {
     /// Weight of the loss through the frozen alignment network against the video's landmarks;
     /// the canonical-frame loss has weight 1.
     public var alignedLossWeight: Float = 0.25
+    /// Weight of the predictor's frame-to-frame motion error (canonical frame): a plain
+    /// squared error lets the prediction shrink toward the mean face, this one asks for the
+    /// truth's motion amplitude too.
+    public var velocityLossWeight: Float = 0
     public var seed: UInt64 = 7
     public init() {}
   }
@@ -261,8 +265,18 @@ public struct AudioToLandmarksTrainer {
     let flat = predicted.reshaped([b * t, 68, 2])
     let aligned = model.alignment(predicted: flat, pose: poses.landmarkTensor())
     let alignedLoss = (aligned - normalizedTargets.landmarkTensor()).squared().sum(axes: [1, 2]).mean()
-    let canonicalLoss = (flat - canonicalTargets.landmarkTensor()).squared().sum(axes: [1, 2]).mean()
-    return (alignedLoss * settings.alignedLossWeight + canonicalLoss, ["aligned": Double(alignedLoss.scalars[0]), "canonical": Double(canonicalLoss.scalars[0])])
+    let canonical = canonicalTargets.landmarkTensor()
+    let canonicalLoss = (flat - canonical).squared().sum(axes: [1, 2]).mean()
+    var loss = alignedLoss * settings.alignedLossWeight + canonicalLoss
+    var terms = ["aligned": Double(alignedLoss.scalars[0]), "canonical": Double(canonicalLoss.scalars[0])]
+    if settings.velocityLossWeight > 0 && t > 1 {
+      let motion = { (x: Tensor) in x.slice(axis: 1, 1..<t) - x.slice(axis: 1, 0..<(t - 1)) }
+      let velocityLoss = (motion(predicted.reshaped([b, t, 68, 2])) - motion(canonical.reshaped([b, t, 68, 2])))
+        .squared().sum(axes: [2, 3]).mean()
+      loss = loss + velocityLoss * settings.velocityLossWeight
+      terms["velocity"] = Double(velocityLoss.scalars[0])
+    }
+    return (loss, terms)
   }
 
   /// The landmarks that give frame t's pose without its mouth: frame t's head with another

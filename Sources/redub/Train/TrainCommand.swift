@@ -66,6 +66,9 @@ struct TrainAudioToLandmarks: ParsableCommand {
                              valueName: "start"))
   var alignmentResidual: PoseAlignment.Residual?
 
+  @Option(help: "Weight of the predictor's frame-to-frame motion error (0: off).")
+  var velocityWeight: Float = 0
+
   @Flag(help: "Continue from OUTPUT.checkpoint.safetensors.")
   var resume = false
 
@@ -78,6 +81,7 @@ struct TrainAudioToLandmarks: ParsableCommand {
       throw ValidationError("\(name) must not be negative.")
     }
     if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive.") }
+    if !(velocityWeight >= 0 && velocityWeight.isFinite) { throw ValidationError("--velocity-weight must be a number ≥ 0.") }
     if !(0..<0.5).contains(alignmentWarp) { throw ValidationError("--alignment-warp must be in 0…0.5.") }
   }
 
@@ -103,6 +107,7 @@ struct TrainAudioToLandmarks: ParsableCommand {
     settings.learningRate = learningRate
     settings.seed = seed
     settings.warp = alignmentWarp
+    settings.velocityLossWeight = velocityWeight
 
     let model: AudioToLandmarksModel
     var resumeStage = AudioToLandmarksTrainer.Stage.disentangle, resumeEpoch = 0

@@ -64,6 +64,9 @@ struct TrainDemoWorld: ParsableCommand {
   @Option(help: "Epochs of each audio-to-landmark training stage.")
   var audioEpochs = 20
 
+  @Option(help: "Weight of the audio-to-landmark predictor's frame-to-frame motion error (redub train audio2landmarks --velocity-weight).")
+  var audioVelocityWeight: Float = 1
+
   @Option(help: "Seed of the faces, the initial weights and the data order.")
   var seed: UInt64 = 1
 
@@ -74,6 +77,7 @@ struct TrainDemoWorld: ParsableCommand {
     }
     if generatorSize != 64 && generatorSize != 128 { throw ValidationError("--generator-size must be 64 or 128.") }
     if !(featureWeight >= 0 && featureWeight.isFinite) { throw ValidationError("--feature-weight must be a number ≥ 0.") }
+    if !(audioVelocityWeight >= 0 && audioVelocityWeight.isFinite) { throw ValidationError("--audio-velocity-weight must be a number ≥ 0.") }
   }
 
   func run() throws {
@@ -155,12 +159,14 @@ extension TrainDemoWorld {
     }
     // One thread: these small matrices train no faster on two, and the model then does not
     // depend on the machine's core count (the shipped one is reproducible anywhere).
-    let arguments = ["--data", corpus.path, "--output", url.path, "--epochs", "\(audioEpochs)", "--seed", "\(seed)", "--threads", "1"]
+    let arguments = ["--data", corpus.path, "--output", url.path, "--epochs", "\(audioEpochs)", "--seed", "\(seed)", "--threads", "1",
+                     "--velocity-weight", "\(audioVelocityWeight)"]
     print("audio-to-landmarks: training on \(corpus.path)")
     try TrainAudioToLandmarks.parse(arguments).run()
     try AudioToLandmarksModel(contentsOf: url).write(to: url, extraMetadata: [
       "trained_on": "redub demo world (espeak-ng speech corpus: \(speechClips) clips, seed \(seed))",
       "training_epochs": "\(audioEpochs)",
+      "training_velocity_weight": "\(audioVelocityWeight)",
     ])
   }
 }

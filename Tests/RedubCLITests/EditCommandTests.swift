@@ -112,8 +112,8 @@ final class EditCommandTests: XCTestCase {
 /// `redub demo`, short (the first second of the clip, 15 steps): every stage runs on the
 /// built-in data with the trained demo models, a playable video with the dub comes out, the edit
 /// leaves what lies outside the face alone, the seam stays within the goal, and the edited
-/// mouth is much closer to the ground truth's than the unedited one (measured 0.48 of it on
-/// 2026-12-06 with the 6,000-step FAN and sub-pixel landmarks; asserted ≤ 0.6, so a change that
+/// mouth is much closer to the ground truth's than the unedited one (measured 0.44 of it with
+/// the models shipped since 2026-12-06 evening; asserted ≤ 0.6, so a change that
 /// loses part of the method's effect fails here; README, "The measured edit").
 final class DemoCommandTests: XCTestCase {
   func testDemoRunsTheWholeJobAndMeasuresIt() throws {
@@ -152,7 +152,7 @@ final class DemoCommandTests: XCTestCase {
     let page = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
     XCTAssertTrue(page.contains("ground truth"))
     // The trained demo models are not called random.
-    XCTAssertTrue(page.contains("tiny networks for the synthetic demo world; real footage needs the official models"))
+    XCTAssertTrue(page.contains("tiny networks; real footage needs the official models"))
     XCTAssertFalse(page.contains("means nothing"))
   }
 

@@ -338,7 +338,7 @@ public struct EditReport: Codable, Sendable {
     if demoModels.contains("seeded random") {
       return "these are the demo models (\(demoModels)): the pipeline ran, the edit means nothing"
     }
-    return "these are the demo models (\(demoModels)): tiny networks for the synthetic demo world; real footage needs the official models"
+    return "these are the demo models (\(demoModels)): tiny networks; real footage needs the official models"
   }
   public var output: String
 
